@@ -1,1 +1,275 @@
-//! placeholder
+//! `slcl.toml`, the project file.
+//!
+//! A project folder's `slcl.toml` declares the resources `slcl up` creates and the
+//! functions it loads. Every key is optional; a missing file is an empty stack. Unknown
+//! keys are errors that name the key, so a typo never becomes a silent default. The
+//! full reference, with every key and its default, is `docs/config.md`.
+//!
+//! ```
+//! let config = slcl_config::Config::parse(r#"
+//!     [functions.thumbnail]
+//!     wasm = "target/wasm32-wasip2/release/thumbnail.wasm"
+//!     memory = 256
+//!
+//!     [buckets.photos]
+//!     [[buckets.photos.notifications]]
+//!     function = "thumbnail"
+//!     events = ["s3:ObjectCreated:*"]
+//!     prefix = "uploads/"
+//! "#).unwrap();
+//! assert_eq!(config.region, "us-east-1");
+//! assert_eq!(config.functions["thumbnail"].timeout, 3);
+//! ```
+#![deny(missing_docs)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The file name slcl looks for in a project folder.
+pub const FILE_NAME: &str = "slcl.toml";
+/// Default region, as LocalStack's.
+pub const DEFAULT_REGION: &str = "us-east-1";
+/// Default account id, as LocalStack's.
+pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
+/// Default function memory size in MB, as Lambda's.
+pub const DEFAULT_MEMORY_MB: u32 = 128;
+/// Default function timeout in seconds, as Lambda's.
+pub const DEFAULT_TIMEOUT_SECS: u32 = 3;
+
+/// Errors reading `slcl.toml`.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file exists but could not be read.
+    #[error("failed to read `{path}`: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown keys or wrong types.
+    #[error("invalid `{path}`: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with the key and line.
+        message: String,
+    },
+    /// The file parses but is inconsistent (for example a notification naming a
+    /// function that is not declared).
+    #[error("invalid `{path}`: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The whole of `slcl.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// AWS region the stack pretends to be in. Default `us-east-1`.
+    #[serde(default = "default_region")]
+    pub region: String,
+    /// Account id in every ARN. Default `000000000000`.
+    #[serde(default = "default_account_id")]
+    pub account_id: String,
+    /// Lambda functions, by function name. Default none.
+    #[serde(default)]
+    pub functions: BTreeMap<String, FunctionConfig>,
+    /// S3 buckets, by bucket name. Default none.
+    #[serde(default)]
+    pub buckets: BTreeMap<String, BucketConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            region: default_region(),
+            account_id: default_account_id(),
+            functions: BTreeMap::new(),
+            buckets: BTreeMap::new(),
+        }
+    }
+}
+
+/// A `[functions.<name>]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionConfig {
+    /// Path of the function's WebAssembly component, relative to the project folder.
+    /// Required.
+    pub wasm: PathBuf,
+    /// Shell command (run with `sh -c` in the project folder) that produces `wasm`.
+    /// Run by `slcl up` only when the wasm file is missing. Default none.
+    #[serde(default)]
+    pub build: Option<String>,
+    /// Memory size in MB, 128 to 10240 as Lambda allows. It caps the guest's linear
+    /// memory (at most 4096 MB, wasm32's limit). Default 128.
+    #[serde(default = "default_memory")]
+    pub memory: u32,
+    /// Timeout in seconds, 1 to 900 as Lambda allows. Default 3.
+    #[serde(default = "default_timeout")]
+    pub timeout: u32,
+    /// Environment variables the function sees, on top of Lambda's own. Default none.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Free-form description, as Lambda's `Description`. Default empty.
+    #[serde(default)]
+    pub description: String,
+}
+
+/// A `[buckets.<name>]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BucketConfig {
+    /// Event notifications to Lambda functions. Default none.
+    #[serde(default)]
+    pub notifications: Vec<NotificationConfig>,
+}
+
+/// One `[[buckets.<name>.notifications]]` entry: S3 invokes `function` for matching
+/// events, as a `LambdaFunctionConfiguration` would.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationConfig {
+    /// Name of a function declared in this file, or the ARN of any function. Required.
+    pub function: String,
+    /// S3 event types, such as `s3:ObjectCreated:*` or `s3:ObjectRemoved:Delete`.
+    /// Default `["s3:ObjectCreated:*"]`.
+    #[serde(default = "default_events")]
+    pub events: Vec<String>,
+    /// Only keys starting with this prefix match. Default none (every key).
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// Only keys ending with this suffix match. Default none (every key).
+    #[serde(default)]
+    pub suffix: Option<String>,
+    /// The configuration id S3 puts in each event record. Default: generated from the
+    /// function name.
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+fn default_region() -> String {
+    DEFAULT_REGION.into()
+}
+fn default_account_id() -> String {
+    DEFAULT_ACCOUNT_ID.into()
+}
+fn default_memory() -> u32 {
+    DEFAULT_MEMORY_MB
+}
+fn default_timeout() -> u32 {
+    DEFAULT_TIMEOUT_SECS
+}
+fn default_events() -> Vec<String> {
+    vec!["s3:ObjectCreated:*".into()]
+}
+
+impl Config {
+    /// Reads `dir/slcl.toml`; a missing file is the empty default config.
+    pub fn load(dir: &Path) -> Result<Config, ConfigError> {
+        let path = dir.join(FILE_NAME);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(source) => return Err(ConfigError::Read { path, source }),
+        };
+        Self::parse_at(&text, &path)
+    }
+
+    /// Parses the text of a `slcl.toml`.
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        Self::parse_at(text, Path::new(FILE_NAME))
+    }
+
+    fn parse_at(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        config.validate().map_err(|message| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        for (name, f) in &self.functions {
+            if !(128..=10240).contains(&f.memory) {
+                return Err(format!(
+                    "functions.{name}.memory is {}; Lambda allows 128 to 10240 MB",
+                    f.memory
+                ));
+            }
+            if !(1..=900).contains(&f.timeout) {
+                return Err(format!(
+                    "functions.{name}.timeout is {}; Lambda allows 1 to 900 seconds",
+                    f.timeout
+                ));
+            }
+        }
+        for (bucket, b) in &self.buckets {
+            for n in &b.notifications {
+                if !n.function.starts_with("arn:") && !self.functions.contains_key(&n.function) {
+                    return Err(format!(
+                        "buckets.{bucket}.notifications names function `{}`, which is not declared under [functions]",
+                        n.function
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The ARN of a function declared here (or `name` itself if it already is an ARN).
+    pub fn function_arn(&self, name: &str) -> String {
+        if name.starts_with("arn:") {
+            name.to_string()
+        } else {
+            format!(
+                "arn:aws:lambda:{}:{}:function:{name}",
+                self.region, self.account_id
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_file_is_empty_stack() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Config::load(dir.path()).unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(c.account_id, "000000000000");
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = Config::parse("[functions.f]\nwasm = \"f.wasm\"\nmemroy = 256\n").unwrap_err();
+        assert!(err.to_string().contains("memroy"), "{err}");
+    }
+
+    #[test]
+    fn notification_must_name_declared_function() {
+        let err = Config::parse("[[buckets.b.notifications]]\nfunction = \"nope\"\n").unwrap_err();
+        assert!(err.to_string().contains("nope"), "{err}");
+    }
+
+    #[test]
+    fn limits_are_lambdas() {
+        assert!(Config::parse("[functions.f]\nwasm = \"f.wasm\"\nmemory = 64\n").is_err());
+        assert!(Config::parse("[functions.f]\nwasm = \"f.wasm\"\ntimeout = 901\n").is_err());
+        let c = Config::parse("region = \"eu-west-1\"\n[functions.f]\nwasm = \"f.wasm\"\n").unwrap();
+        assert_eq!(c.function_arn("f"), "arn:aws:lambda:eu-west-1:000000000000:function:f");
+    }
+}

@@ -35,7 +35,8 @@ pub use body::{Body, BoxError, Request, Response};
 pub use clock::{Clock, SharedClock, SystemClock};
 pub use error::AwsError;
 pub use service::{
-    Dispatcher, LateDispatcher, RequestContext, Service, ServiceHealth, StackContext, TraceContext,
+    Dispatcher, LateDispatcher, RemoteAddr, RequestContext, Service, ServiceHealth, StackContext,
+    TraceContext,
 };
 pub use target::{Delivery, DeliveryError, InvocationType, Target};
 

@@ -130,3 +130,7 @@ impl Dispatcher for LateDispatcher {
         }
     }
 }
+
+/// The client's socket address, put into request extensions by the edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemoteAddr(pub std::net::SocketAddr);
