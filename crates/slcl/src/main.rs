@@ -1,1 +1,130 @@
-fn main() {}
+//! The `slcl` command.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use slcl::{Stack, DEFAULT_HOST, DEFAULT_PORT};
+
+/// slcl: the AWS serverless stack on your machine. S3 and Lambda (functions as
+/// WebAssembly components) in one process, reachable by unmodified AWS clients.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the stack declared in DIR/slcl.toml and serve until Ctrl-C.
+    ///
+    /// Creates the declared buckets and notifications, builds missing functions with
+    /// their `build` command, loads them, and keeps state in DIR/.slcl so it survives
+    /// restarts. Without a slcl.toml it serves an empty stack.
+    Up {
+        /// Project folder holding slcl.toml. Default: the current folder.
+        dir: Option<PathBuf>,
+        /// Port to listen on (0 = any free port).
+        #[arg(long, default_value_t = DEFAULT_PORT)]
+        port: u16,
+        /// Address to listen on. The default keeps the stack private to this machine.
+        #[arg(long, default_value = DEFAULT_HOST)]
+        host: String,
+        /// Compile functions with debug info so a native debugger attached to slcl can
+        /// break in handler source (see docs/debugging.md).
+        #[arg(long)]
+        debug: bool,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SLCL_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Up {
+                dir,
+                port,
+                host,
+                debug,
+            } => up(dir, host, port, debug).await,
+        }
+    })
+}
+
+async fn up(dir: Option<PathBuf>, host: String, port: u16, debug: bool) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let mut builder = Stack::builder().host(host).port(port).debug(debug);
+    if let Some(dir) = dir {
+        builder = builder.project_dir(dir);
+    }
+    let stack = builder.start().await?;
+    print_banner(&stack, started.elapsed());
+    wait_for_shutdown_signal().await;
+    println!("shutting down");
+    stack.shutdown().await;
+    Ok(())
+}
+
+fn print_banner(stack: &Stack, took: std::time::Duration) {
+    let ctx = stack.context();
+    println!(
+        "slcl {} ready in {} ms: {} (region {}, account {})",
+        env!("CARGO_PKG_VERSION"),
+        took.as_millis(),
+        stack.endpoint_url(),
+        ctx.region,
+        ctx.account_id
+    );
+    println!("state: {}", stack.state_dir().display());
+    let mut rows: Vec<[String; 3]> = Vec::new();
+    for f in stack.lambda().functions() {
+        rows.push([
+            "lambda function".into(),
+            f.decl.name.clone(),
+            format!("{} MB, {} s, {}", f.decl.memory_mb, f.decl.timeout_secs, f.decl.wasm.display()),
+        ]);
+    }
+    for b in stack.s3().summary() {
+        rows.push([
+            "s3 bucket".into(),
+            b.name.clone(),
+            format!("{} objects, {} bytes", b.objects, b.bytes),
+        ]);
+    }
+    if rows.is_empty() {
+        println!("no resources declared (add them to slcl.toml, or create them with any AWS client)");
+        return;
+    }
+    let header = ["RESOURCE", "NAME", "DETAILS"];
+    let widths: Vec<usize> = (0..3)
+        .map(|i| rows.iter().map(|r| r[i].len()).chain([header[i].len()]).max().unwrap_or(0))
+        .collect();
+    println!("{:w0$}  {:w1$}  {}", header[0], header[1], header[2], w0 = widths[0], w1 = widths[1]);
+    for r in rows {
+        println!("{:w0$}  {:w1$}  {}", r[0], r[1], r[2], w0 = widths[0], w1 = widths[1]);
+    }
+}
+
+async fn wait_for_shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("failed to listen for SIGTERM");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}

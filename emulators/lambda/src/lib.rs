@@ -1,1 +1,147 @@
-//! placeholder
+//! The Lambda emulator.
+//!
+//! Functions are WebAssembly components run by [`slcl_runtime`]. This crate owns the
+//! function registry, the Lambda API (restJson, as botocore's `lambda` model) and the
+//! asynchronous invocation queue that S3 notifications and `InvocationType=Event`
+//! invokes feed. It has the shape of every emulator crate:
+//!
+//! - [`protocol`]: decodes `/2015-03-31/functions/...` requests into an [`protocol::Operation`]
+//!   and encodes results and Lambda's JSON errors.
+//! - `operations`: what each operation does.
+//! - [`state`]: the registry of loaded functions and the durable async-invoke queue
+//!   (SQLite table `lambda_async_queue`).
+//! - `events`: the bus side: [`LambdaService`] is the [`slcl_core::Target`] for
+//!   `arn:aws:lambda:…` ARNs, and runs the queued events with Lambda's retry policy.
+//!
+//! Supported today: Invoke (RequestResponse, Event, DryRun; LogType=Tail),
+//! GetFunction, GetFunctionConfiguration, ListFunctions. Functions are declared in
+//! `slcl.toml`; every other operation answers a `NotImplemented` error naming it.
+//!
+//! ```no_run
+//! # async fn demo(lambda: std::sync::Arc<slcl_lambda::LambdaService>) -> anyhow::Result<()> {
+//! let result = lambda.invoke("thumbnail", bytes::Bytes::from_static(b"{}"), Default::default()).await?;
+//! println!("{}", String::from_utf8_lossy(result.payload()));
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+mod events;
+mod operations;
+pub mod protocol;
+pub mod state;
+
+use std::sync::Arc;
+
+use slcl_core::{SharedClock, StackContext};
+use slcl_runtime::Runtime;
+use slcl_store::Store;
+use tokio::sync::Notify;
+
+pub use operations::InvokeOutput;
+pub use state::{FunctionDecl, FunctionEntry};
+
+/// Errors at the Lambda emulator's boundary.
+#[derive(Debug, thiserror::Error)]
+pub enum LambdaError {
+    /// No function has this name.
+    #[error("Function not found: {0}")]
+    NotFound(String),
+    /// The function's code could not be loaded.
+    #[error("failed to load function `{name}`: {source}")]
+    Load {
+        /// Function name.
+        name: String,
+        /// What went wrong.
+        source: slcl_runtime::RuntimeError,
+    },
+    /// The runtime failed to run the function (not a function error).
+    #[error(transparent)]
+    Runtime(#[from] slcl_runtime::RuntimeError),
+    /// The state database failed.
+    #[error("lambda state: {0}")]
+    State(String),
+}
+
+/// The Lambda service: API, registry and async queue.
+pub struct LambdaService {
+    stack: StackContext,
+    runtime: Runtime,
+    clock: SharedClock,
+    registry: state::Registry,
+    queue: state::AsyncQueue,
+    wake: Notify,
+}
+
+impl LambdaService {
+    /// A Lambda service running functions on `runtime`, keeping its queue in `store`.
+    ///
+    /// Call [`LambdaService::start`] once to run queued async invocations (including
+    /// ones left over from a previous run).
+    pub fn new(
+        store: Store,
+        runtime: Runtime,
+        clock: SharedClock,
+        stack: StackContext,
+    ) -> Result<Arc<LambdaService>, LambdaError> {
+        let db = store.db().map_err(|e| LambdaError::State(e.to_string()))?;
+        let queue = state::AsyncQueue::open(db).map_err(|e| LambdaError::State(e.to_string()))?;
+        Ok(Arc::new(LambdaService {
+            stack,
+            runtime,
+            clock,
+            registry: state::Registry::default(),
+            queue,
+            wake: Notify::new(),
+        }))
+    }
+
+    /// Starts the background worker that runs async invocations.
+    pub fn start(self: &Arc<Self>) {
+        events::spawn_worker(Arc::clone(self));
+    }
+
+    /// The ARN of function `name` in this stack.
+    pub fn function_arn(&self, name: &str) -> String {
+        format!(
+            "arn:aws:lambda:{}:{}:function:{name}",
+            self.stack.region, self.stack.account_id
+        )
+    }
+
+    /// Loads (or reloads) a declared function. A reload swaps the code atomically: the
+    /// next invocation runs the new code, running ones finish on the old.
+    pub async fn declare(&self, decl: FunctionDecl) -> Result<Arc<FunctionEntry>, LambdaError> {
+        let spec = decl.spec(&self.function_arn(&decl.name));
+        let function = self
+            .runtime
+            .load(spec)
+            .await
+            .map_err(|source| LambdaError::Load {
+                name: decl.name.clone(),
+                source,
+            })?;
+        let entry = self.registry.insert(decl, function, self.clock.now());
+        // Events queued for this function before it was (re)loaded may now run.
+        self.wake.notify_one();
+        Ok(entry)
+    }
+
+    /// Reloads function `name` from its wasm file.
+    pub async fn reload(&self, name: &str) -> Result<Arc<FunctionEntry>, LambdaError> {
+        let entry = self
+            .registry
+            .get(name)
+            .ok_or_else(|| LambdaError::NotFound(self.function_arn(name)))?;
+        self.declare(entry.decl.clone()).await
+    }
+
+    /// The functions currently loaded, by name.
+    pub fn functions(&self) -> Vec<Arc<FunctionEntry>> {
+        self.registry.all()
+    }
+
+    /// Number of async invocations waiting to run (or to be retried).
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+}

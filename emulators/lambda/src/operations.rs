@@ -1,0 +1,313 @@
+//! What each Lambda operation does.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode};
+use serde_json::{json, Value};
+use slcl_core::{body, AwsError, BoxFuture, Request, RequestContext, Response, Service, TraceContext};
+use slcl_runtime::{Invocation, InvocationResult, Outcome};
+use tracing::Instrument;
+
+use crate::protocol::{self, Operation};
+use crate::state::FunctionEntry;
+use crate::{LambdaError, LambdaService};
+
+/// Largest synchronous invocation payload (6 MB), as Lambda's quota.
+pub const MAX_SYNC_PAYLOAD: usize = 6 * 1024 * 1024;
+/// Largest asynchronous invocation payload (256 KB), as Lambda's quota.
+pub const MAX_ASYNC_PAYLOAD: usize = 256 * 1024;
+/// `LogType=Tail` returns at most this much of the end of the log.
+const LOG_TAIL_BYTES: usize = 4 * 1024;
+
+/// The result of a synchronous invocation.
+pub struct InvokeOutput {
+    /// What the runtime reported.
+    pub result: InvocationResult,
+    /// The version that ran (`$LATEST` today).
+    pub executed_version: String,
+    /// Request id of the invocation.
+    pub request_id: String,
+}
+
+impl InvokeOutput {
+    /// The response payload (the result, or the error document of a function error).
+    pub fn payload(&self) -> &Bytes {
+        match &self.result.outcome {
+            Outcome::Success(p) => p,
+            Outcome::FunctionError { payload, .. } => payload,
+        }
+    }
+
+    /// Whether the function failed.
+    pub fn is_error(&self) -> bool {
+        matches!(self.result.outcome, Outcome::FunctionError { .. })
+    }
+}
+
+impl LambdaService {
+    /// Invokes function `name` synchronously with `payload` (event JSON).
+    pub async fn invoke(
+        &self,
+        name: &str,
+        payload: Bytes,
+        trace: TraceContext,
+    ) -> Result<InvokeOutput, LambdaError> {
+        self.invoke_with(name, payload, trace, slcl_core::ids::uuid(), None)
+            .await
+    }
+
+    async fn invoke_with(
+        &self,
+        name: &str,
+        payload: Bytes,
+        trace: TraceContext,
+        request_id: String,
+        client_context: Option<String>,
+    ) -> Result<InvokeOutput, LambdaError> {
+        let entry = self
+            .registry
+            .get(name)
+            .ok_or_else(|| LambdaError::NotFound(self.function_arn(name)))?;
+        let result = entry
+            .function
+            .invoke(Invocation {
+                request_id: request_id.clone(),
+                payload,
+                trace,
+                client_context,
+            })
+            .await?;
+        Ok(InvokeOutput {
+            result,
+            executed_version: "$LATEST".into(),
+            request_id,
+        })
+    }
+
+    /// Finds the function a `FunctionName` (name, ARN or partial ARN, maybe with a
+    /// qualifier) refers to.
+    fn resolve(
+        &self,
+        function: &str,
+        qualifier: Option<&str>,
+    ) -> Result<Arc<FunctionEntry>, AwsError> {
+        let rest = match function.find("function:") {
+            Some(i) if function.starts_with("arn:") || function.contains(":function:") => {
+                &function[i + "function:".len()..]
+            }
+            _ => function,
+        };
+        let (name, inline_qualifier) = match rest.split_once(':') {
+            Some((n, q)) => (n, Some(q)),
+            None => (rest, None),
+        };
+        let arn = self.function_arn(name);
+        let entry = self
+            .registry
+            .get(name)
+            .ok_or_else(|| protocol::function_not_found(&arn))?;
+        match qualifier.or(inline_qualifier) {
+            None | Some("$LATEST") => Ok(entry),
+            // Versions and aliases come with the Lambda control plane.
+            Some(q) => Err(protocol::function_not_found(&format!("{arn}:{q}"))),
+        }
+    }
+
+    async fn operate(&self, req: Request, cx: &RequestContext) -> Result<Response, AwsError> {
+        let op = protocol::decode(
+            req.method(),
+            req.uri().path(),
+            req.uri().query(),
+            req.headers(),
+        )?;
+        match op {
+            Operation::Invoke {
+                function,
+                qualifier,
+                invocation_type,
+                log_type,
+                client_context,
+            } => {
+                let entry = self.resolve(&function, qualifier.as_deref())?;
+                let limit = if invocation_type == "Event" {
+                    MAX_ASYNC_PAYLOAD
+                } else {
+                    MAX_SYNC_PAYLOAD
+                };
+                let payload = match body::collect(req.into_body(), limit).await {
+                    Ok(p) => p,
+                    Err(body::CollectError::TooLarge(_)) => {
+                        return Err(AwsError::new(
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            "RequestEntityTooLargeException",
+                            format!("Request must be smaller than {limit} bytes for the InvokeFunction operation"),
+                        ))
+                    }
+                    Err(e) => return Err(AwsError::bad_request("InvalidRequestContentException", e.to_string())),
+                };
+                let payload = if payload.iter().all(u8::is_ascii_whitespace) {
+                    Bytes::from_static(b"{}")
+                } else {
+                    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&payload) {
+                        return Err(AwsError::bad_request(
+                            "InvalidRequestContentException",
+                            format!("Could not parse request body into json: {e}"),
+                        ));
+                    }
+                    payload
+                };
+                self.invoke_api(entry, payload, &invocation_type, &log_type, client_context, cx)
+                    .await
+            }
+            Operation::GetFunction { function, qualifier } => {
+                let entry = self.resolve(&function, qualifier.as_deref())?;
+                let doc = json!({
+                    "Configuration": self.configuration(&entry),
+                    "Code": {
+                        "RepositoryType": "S3",
+                        "Location": format!("file://{}", entry.decl.wasm.display()),
+                    },
+                    "Tags": {},
+                });
+                Ok(protocol::json_response(StatusCode::OK, &doc, &cx.request_id))
+            }
+            Operation::GetFunctionConfiguration { function, qualifier } => {
+                let entry = self.resolve(&function, qualifier.as_deref())?;
+                Ok(protocol::json_response(StatusCode::OK, &self.configuration(&entry), &cx.request_id))
+            }
+            Operation::ListFunctions { marker, max_items } => {
+                let all = self.registry.all();
+                let start = match &marker {
+                    None => 0,
+                    Some(m) => all
+                        .iter()
+                        .position(|e| &e.decl.name > m)
+                        .unwrap_or(all.len()),
+                };
+                let page: Vec<Value> = all[start..]
+                    .iter()
+                    .take(max_items)
+                    .map(|e| self.configuration(e))
+                    .collect();
+                let mut doc = json!({ "Functions": page });
+                if start + max_items < all.len() {
+                    doc["NextMarker"] = all[start + max_items - 1].decl.name.clone().into();
+                }
+                Ok(protocol::json_response(StatusCode::OK, &doc, &cx.request_id))
+            }
+            Operation::Unsupported(name) => Err(AwsError::not_implemented("Lambda", name)),
+        }
+    }
+
+    async fn invoke_api(
+        &self,
+        entry: Arc<FunctionEntry>,
+        payload: Bytes,
+        invocation_type: &str,
+        log_type: &str,
+        client_context: Option<String>,
+        cx: &RequestContext,
+    ) -> Result<Response, AwsError> {
+        match invocation_type {
+            "DryRun" => {
+                let mut resp = protocol::bytes_response(StatusCode::NO_CONTENT, Bytes::new(), &cx.request_id);
+                resp.headers_mut().remove(http::header::CONTENT_TYPE);
+                Ok(resp)
+            }
+            "Event" => {
+                let request_id = self
+                    .enqueue(&entry.decl.name, &payload, &cx.trace)
+                    .map_err(|e| AwsError::internal(e.to_string()))?;
+                let mut resp = protocol::bytes_response(StatusCode::ACCEPTED, Bytes::new(), &request_id);
+                resp.headers_mut().remove(http::header::CONTENT_TYPE);
+                Ok(resp)
+            }
+            "RequestResponse" => {
+                let trace = TraceContext {
+                    trace_id: cx.trace.trace_id.clone(),
+                    parent_id: Some(cx.request_id.clone()),
+                };
+                let out = self
+                    .invoke_with(&entry.decl.name, payload, trace, cx.request_id.clone(), client_context)
+                    .await
+                    .map_err(|e| AwsError::new(StatusCode::INTERNAL_SERVER_ERROR, "ServiceException", e.to_string()))?;
+                let mut resp = protocol::bytes_response(StatusCode::OK, out.payload().clone(), &out.request_id);
+                let headers = resp.headers_mut();
+                headers.insert("x-amz-executed-version", HeaderValue::from_static("$LATEST"));
+                if out.is_error() {
+                    headers.insert("x-amz-function-error", HeaderValue::from_static("Unhandled"));
+                }
+                if log_type == "Tail" {
+                    let logs = out.result.logs.as_bytes();
+                    let mut start = logs.len().saturating_sub(LOG_TAIL_BYTES);
+                    while start < logs.len() && (logs[start] & 0xC0) == 0x80 {
+                        start += 1; // don't split a UTF-8 character
+                    }
+                    let tail = base64::engine::general_purpose::STANDARD.encode(&logs[start..]);
+                    if let Ok(v) = HeaderValue::from_str(&tail) {
+                        headers.insert("x-amz-log-result", v);
+                    }
+                }
+                Ok(resp)
+            }
+            other => Err(protocol::invalid_parameter(format!(
+                "1 validation error detected: Value '{other}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
+            ))),
+        }
+    }
+
+    /// Lambda's `FunctionConfiguration` document.
+    fn configuration(&self, entry: &FunctionEntry) -> Value {
+        let modified = time::OffsetDateTime::from(entry.last_modified);
+        let last_modified = modified
+            .format(time::macros::format_description!(
+                "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]+0000"
+            ))
+            .unwrap_or_default();
+        let decl = &entry.decl;
+        json!({
+            "FunctionName": decl.name,
+            "FunctionArn": entry.arn,
+            "Runtime": "provided.al2023",
+            "Role": format!("arn:aws:iam::{}:role/lambda-role", self.stack.account_id),
+            "Handler": decl.wasm.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+            "CodeSize": entry.function.code_size(),
+            "Description": decl.description,
+            "Timeout": decl.timeout_secs,
+            "MemorySize": decl.memory_mb,
+            "LastModified": last_modified,
+            "CodeSha256": entry.function.code_sha256(),
+            "Version": "$LATEST",
+            "Environment": { "Variables": decl.env },
+            "TracingConfig": { "Mode": "PassThrough" },
+            "RevisionId": entry.revision_id,
+            "State": "Active",
+            "LastUpdateStatus": "Successful",
+            "PackageType": "Zip",
+            "Architectures": ["x86_64"],
+            "EphemeralStorage": { "Size": 512 },
+            "LoggingConfig": { "LogFormat": "Text", "LogGroup": format!("/aws/lambda/{}", decl.name) },
+        })
+    }
+}
+
+impl Service for LambdaService {
+    fn name(&self) -> &'static str {
+        "lambda"
+    }
+
+    fn call(&self, req: Request, cx: RequestContext) -> BoxFuture<'_, Response> {
+        let span = tracing::info_span!("lambda.request", request_id = %cx.request_id);
+        Box::pin(
+            async move {
+                match self.operate(req, &cx).await {
+                    Ok(resp) => resp,
+                    Err(e) => protocol::error_response(&e, &cx.request_id),
+                }
+            }
+            .instrument(span),
+        )
+    }
+}

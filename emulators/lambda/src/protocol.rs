@@ -1,0 +1,246 @@
+//! Lambda's restJson protocol: request routing by method and URI (the table in
+//! `routes.rs` comes from botocore's model), and Lambda's JSON responses and errors.
+//!
+//! Errors carry the code in the `x-amzn-ErrorType` header and a body of
+//! `{"Type": "User", "message": "..."}`, as Lambda answers
+//! (<https://docs.aws.amazon.com/lambda/latest/api/CommonErrors.html>).
+
+use http::{HeaderValue, Method, StatusCode};
+use percent_encoding::percent_decode_str;
+use serde_json::Value;
+use slcl_core::{body, AwsError, Response};
+
+#[path = "routes.rs"]
+mod routes;
+
+/// A decoded Lambda API request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Operation {
+    /// `POST /2015-03-31/functions/{FunctionName}/invocations`.
+    Invoke {
+        /// Function name, ARN or partial ARN, possibly with `:qualifier`.
+        function: String,
+        /// `Qualifier` query parameter.
+        qualifier: Option<String>,
+        /// `X-Amz-Invocation-Type`: `RequestResponse` (default), `Event` or `DryRun`.
+        invocation_type: String,
+        /// `X-Amz-Log-Type`: `None` (default) or `Tail`.
+        log_type: String,
+        /// `X-Amz-Client-Context`, base64 JSON.
+        client_context: Option<String>,
+    },
+    /// `GET /2015-03-31/functions/{FunctionName}`.
+    GetFunction {
+        /// Function name or ARN.
+        function: String,
+        /// `Qualifier` query parameter.
+        qualifier: Option<String>,
+    },
+    /// `GET /2015-03-31/functions/{FunctionName}/configuration`.
+    GetFunctionConfiguration {
+        /// Function name or ARN.
+        function: String,
+        /// `Qualifier` query parameter.
+        qualifier: Option<String>,
+    },
+    /// `GET /2015-03-31/functions/`.
+    ListFunctions {
+        /// Pagination marker from a previous `NextMarker`.
+        marker: Option<String>,
+        /// Page size, 1 to 10000 (default 50).
+        max_items: usize,
+    },
+    /// A Lambda operation slcl knows by name but does not implement yet.
+    Unsupported(&'static str),
+}
+
+/// Works out the operation from method, path and query.
+pub fn decode(
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    headers: &http::HeaderMap,
+) -> Result<Operation, AwsError> {
+    let (name, params) = route(method.as_str(), path).ok_or_else(|| {
+        AwsError::new(
+            StatusCode::NOT_FOUND,
+            "UnknownOperationException",
+            format!("Unknown operation {method} {path}"),
+        )
+    })?;
+    let param = |key: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let q = |key: &str| query_param(query, key);
+    let header = |key: &str| {
+        headers
+            .get(key)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    Ok(match name {
+        "Invoke" => Operation::Invoke {
+            function: param("FunctionName"),
+            qualifier: q("Qualifier"),
+            invocation_type: header("x-amz-invocation-type")
+                .unwrap_or_else(|| "RequestResponse".into()),
+            log_type: header("x-amz-log-type").unwrap_or_else(|| "None".into()),
+            client_context: header("x-amz-client-context"),
+        },
+        "GetFunction" => Operation::GetFunction {
+            function: param("FunctionName"),
+            qualifier: q("Qualifier"),
+        },
+        "GetFunctionConfiguration" => Operation::GetFunctionConfiguration {
+            function: param("FunctionName"),
+            qualifier: q("Qualifier"),
+        },
+        "ListFunctions" => {
+            let max_items = match q("MaxItems") {
+                None => 50,
+                Some(v) => match v.parse::<usize>() {
+                    Ok(n) if (1..=10000).contains(&n) => n,
+                    _ => {
+                        return Err(invalid_parameter(format!(
+                            "1 validation error detected: Value '{v}' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 10000"
+                        )))
+                    }
+                },
+            };
+            Operation::ListFunctions {
+                marker: q("Marker"),
+                max_items,
+            }
+        }
+        other => Operation::Unsupported(other),
+    })
+}
+
+/// Finds the route for `method` and `path`: the operation name and the URI labels.
+fn route(method: &str, path: &str) -> Option<(&'static str, Vec<(String, String)>)> {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    routes::ROUTES
+        .iter()
+        .filter(|(m, _, _)| *m == method)
+        .filter_map(|(_, pattern, name)| {
+            let pat: Vec<&str> = pattern.trim_end_matches('/').split('/').skip(1).collect();
+            if pat.len() != segments.len() {
+                return None;
+            }
+            let mut params = Vec::new();
+            let mut labels = 0;
+            for (p, s) in pat.iter().zip(&segments) {
+                if let Some(label) = p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                    let value = percent_decode_str(s).decode_utf8_lossy().into_owned();
+                    params.push((label.trim_end_matches('+').to_string(), value));
+                    labels += 1;
+                } else if p != s {
+                    return None;
+                }
+            }
+            Some((labels, *name, params))
+        })
+        // The most literal pattern wins.
+        .min_by_key(|(labels, _, _)| *labels)
+        .map(|(_, name, params)| (name, params))
+}
+
+fn query_param(query: Option<&str>, key: &str) -> Option<String> {
+    query?.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == key).then(|| {
+            percent_decode_str(&v.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+    })
+}
+
+/// `InvalidParameterValueException` (400).
+pub fn invalid_parameter(message: impl Into<String>) -> AwsError {
+    AwsError::bad_request("InvalidParameterValueException", message)
+}
+
+/// `ResourceNotFoundException` (404) for a function ARN.
+pub fn function_not_found(arn: &str) -> AwsError {
+    AwsError::not_found(
+        "ResourceNotFoundException",
+        format!("Function not found: {arn}"),
+    )
+}
+
+/// Encodes an error as Lambda does.
+pub fn error_response(err: &AwsError, request_id: &str) -> Response {
+    let kind = if err.status.is_server_error() {
+        "Service"
+    } else {
+        "User"
+    };
+    let doc = serde_json::json!({"Type": kind, "message": err.message});
+    let mut resp = json_response(err.status, &doc, request_id);
+    if let Ok(v) = HeaderValue::from_str(&err.code) {
+        resp.headers_mut().insert("x-amzn-errortype", v);
+    }
+    resp
+}
+
+/// A JSON response with Lambda's request-id header.
+pub fn json_response(status: StatusCode, doc: &Value, request_id: &str) -> Response {
+    bytes_response(status, doc.to_string().into(), request_id)
+}
+
+/// A response with a JSON payload given as bytes.
+pub fn bytes_response(status: StatusCode, payload: bytes::Bytes, request_id: &str) -> Response {
+    let mut resp = Response::new(body::full(payload));
+    *resp.status_mut() = status;
+    let headers = resp.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        headers.insert("x-amzn-requestid", v);
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(method: Method, path: &str, query: Option<&str>) -> Result<Operation, AwsError> {
+        decode(&method, path, query, &http::HeaderMap::new())
+    }
+
+    #[test]
+    fn routes_known_operations() {
+        assert_eq!(
+            op(Method::POST, "/2015-03-31/functions/my%3Afn/invocations", Some("Qualifier=%24LATEST")).unwrap(),
+            Operation::Invoke {
+                function: "my:fn".into(),
+                qualifier: Some("$LATEST".into()),
+                invocation_type: "RequestResponse".into(),
+                log_type: "None".into(),
+                client_context: None,
+            }
+        );
+        assert_eq!(
+            op(Method::GET, "/2015-03-31/functions/", Some("MaxItems=2")).unwrap(),
+            Operation::ListFunctions { marker: None, max_items: 2 }
+        );
+        assert_eq!(
+            op(Method::GET, "/2015-03-31/functions/f/configuration", None).unwrap(),
+            Operation::GetFunctionConfiguration { function: "f".into(), qualifier: None }
+        );
+        assert_eq!(
+            op(Method::POST, "/2015-03-31/functions", None).unwrap(),
+            Operation::Unsupported("CreateFunction")
+        );
+        assert_eq!(op(Method::GET, "/nope", None).unwrap_err().code, "UnknownOperationException");
+        assert!(op(Method::GET, "/2015-03-31/functions/", Some("MaxItems=0")).is_err());
+    }
+}

@@ -1,0 +1,251 @@
+//! What the Lambda emulator keeps: the registry of loaded functions (in memory; they
+//! are declared anew from `slcl.toml` at each start) and the async-invocation queue
+//! (durable, in SQLite, so an event accepted with 202 is never lost to a restart).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context as _;
+use bytes::Bytes;
+use rusqlite::{params, OptionalExtension};
+use slcl_runtime::{Function, FunctionSpec};
+use slcl_store::Db;
+
+/// A function as declared (in `slcl.toml` or, later, by CreateFunction).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionDecl {
+    /// Function name.
+    pub name: String,
+    /// The component file.
+    pub wasm: PathBuf,
+    /// Memory size in MB.
+    pub memory_mb: u32,
+    /// Timeout in seconds.
+    pub timeout_secs: u32,
+    /// Environment variables.
+    pub env: BTreeMap<String, String>,
+    /// Description.
+    pub description: String,
+}
+
+impl FunctionDecl {
+    pub(crate) fn spec(&self, arn: &str) -> FunctionSpec {
+        FunctionSpec {
+            name: self.name.clone(),
+            arn: arn.to_string(),
+            version: "$LATEST".into(),
+            wasm: self.wasm.clone(),
+            memory_mb: self.memory_mb,
+            timeout: Duration::from_secs(self.timeout_secs.into()),
+            env: self.env.clone(),
+        }
+    }
+}
+
+/// A loaded function.
+pub struct FunctionEntry {
+    /// How it was declared.
+    pub decl: FunctionDecl,
+    /// Its ARN.
+    pub arn: String,
+    /// The loaded code.
+    pub function: Arc<Function>,
+    /// When this code was loaded (Lambda's `LastModified`).
+    pub last_modified: SystemTime,
+    /// Changes whenever the code or configuration changes (Lambda's `RevisionId`).
+    pub revision_id: String,
+}
+
+/// Loaded functions by name.
+#[derive(Default)]
+pub(crate) struct Registry {
+    functions: RwLock<BTreeMap<String, Arc<FunctionEntry>>>,
+}
+
+impl Registry {
+    pub(crate) fn insert(
+        &self,
+        decl: FunctionDecl,
+        function: Arc<Function>,
+        now: SystemTime,
+    ) -> Arc<FunctionEntry> {
+        let entry = Arc::new(FunctionEntry {
+            arn: function.spec().arn.clone(),
+            decl,
+            function,
+            last_modified: now,
+            revision_id: slcl_core::ids::uuid(),
+        });
+        self.functions
+            .write()
+            .expect("registry lock")
+            .insert(entry.decl.name.clone(), Arc::clone(&entry));
+        entry
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<Arc<FunctionEntry>> {
+        self.functions.read().expect("registry lock").get(name).cloned()
+    }
+
+    pub(crate) fn all(&self) -> Vec<Arc<FunctionEntry>> {
+        self.functions
+            .read()
+            .expect("registry lock")
+            .values()
+            .cloned()
+            .collect()
+    }
+}
+
+/// One queued asynchronous invocation.
+#[derive(Debug, Clone)]
+pub(crate) struct QueuedEvent {
+    pub id: i64,
+    pub function: String,
+    pub payload: Bytes,
+    pub request_id: String,
+    pub trace_id: String,
+    pub parent_id: Option<String>,
+    /// Attempts made so far.
+    pub attempts: u32,
+    pub enqueued_ms: u64,
+}
+
+/// The durable queue behind `InvocationType=Event` and bus deliveries.
+pub(crate) struct AsyncQueue {
+    db: Db,
+    /// Ids being run right now, so the worker does not start them twice.
+    in_flight: Mutex<std::collections::HashSet<i64>>,
+}
+
+impl AsyncQueue {
+    pub(crate) fn open(db: Db) -> anyhow::Result<AsyncQueue> {
+        db.with(|c| {
+            c.execute_batch(
+                "CREATE TABLE IF NOT EXISTS lambda_async_queue (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    function TEXT NOT NULL,
+                    payload BLOB NOT NULL,
+                    request_id TEXT NOT NULL,
+                    trace_id TEXT NOT NULL,
+                    parent_id TEXT,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    enqueued_ms INTEGER NOT NULL,
+                    next_attempt_ms INTEGER NOT NULL
+                );
+                CREATE INDEX IF NOT EXISTS lambda_async_queue_due
+                    ON lambda_async_queue (next_attempt_ms);",
+            )
+        })
+        .context("failed to create lambda_async_queue")?;
+        Ok(AsyncQueue {
+            db,
+            in_flight: Mutex::default(),
+        })
+    }
+
+    /// Adds an event; it is durable once this returns.
+    pub(crate) fn push(
+        &self,
+        function: &str,
+        payload: &[u8],
+        request_id: &str,
+        trace: &slcl_core::TraceContext,
+        now_ms: u64,
+    ) -> anyhow::Result<()> {
+        self.db
+            .with(|c| {
+                c.execute(
+                    "INSERT INTO lambda_async_queue
+                     (function, payload, request_id, trace_id, parent_id, enqueued_ms, next_attempt_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                    params![function, payload, request_id, trace.trace_id, trace.parent_id, now_ms as i64],
+                )
+            })
+            .context("failed to queue async invocation")?;
+        Ok(())
+    }
+
+    /// Events due at `now_ms` that are not already running; marks them running.
+    pub(crate) fn take_due(&self, now_ms: u64, limit: usize) -> anyhow::Result<Vec<QueuedEvent>> {
+        let mut in_flight = self.in_flight.lock().expect("queue lock");
+        let rows = self.db.with(|c| -> rusqlite::Result<Vec<QueuedEvent>> {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, function, payload, request_id, trace_id, parent_id, attempts, enqueued_ms
+                 FROM lambda_async_queue WHERE next_attempt_ms <= ?1 ORDER BY next_attempt_ms, id",
+            )?;
+            let rows = stmt.query_map([now_ms as i64], |r| {
+                Ok(QueuedEvent {
+                    id: r.get(0)?,
+                    function: r.get(1)?,
+                    payload: Bytes::from(r.get::<_, Vec<u8>>(2)?),
+                    request_id: r.get(3)?,
+                    trace_id: r.get(4)?,
+                    parent_id: r.get(5)?,
+                    attempts: r.get(6)?,
+                    enqueued_ms: r.get::<_, i64>(7)? as u64,
+                })
+            })?;
+            rows.collect()
+        })?;
+        let due: Vec<QueuedEvent> = rows
+            .into_iter()
+            .filter(|e| !in_flight.contains(&e.id))
+            .take(limit)
+            .collect();
+        in_flight.extend(due.iter().map(|e| e.id));
+        Ok(due)
+    }
+
+    /// When the next event not already running is due.
+    pub(crate) fn next_due_ms(&self) -> Option<u64> {
+        let in_flight = self.in_flight.lock().expect("queue lock").clone();
+        self.db.with(|c| {
+            let mut stmt = c
+                .prepare_cached("SELECT id, next_attempt_ms FROM lambda_async_queue ORDER BY next_attempt_ms")
+                .ok()?;
+            let mut rows = stmt.query([]).ok()?;
+            while let Ok(Some(row)) = rows.next() {
+                let id: i64 = row.get(0).ok()?;
+                if !in_flight.contains(&id) {
+                    return row.get::<_, i64>(1).ok().map(|v| v as u64);
+                }
+            }
+            None
+        })
+    }
+
+    /// Removes a finished (or abandoned) event.
+    pub(crate) fn finish(&self, id: i64) -> anyhow::Result<()> {
+        self.db
+            .with(|c| c.execute("DELETE FROM lambda_async_queue WHERE id = ?1", [id]))?;
+        self.in_flight.lock().expect("queue lock").remove(&id);
+        Ok(())
+    }
+
+    /// Schedules another attempt.
+    pub(crate) fn retry_at(&self, id: i64, attempts: u32, at_ms: u64) -> anyhow::Result<()> {
+        self.db.with(|c| {
+            c.execute(
+                "UPDATE lambda_async_queue SET attempts = ?2, next_attempt_ms = ?3 WHERE id = ?1",
+                params![id, attempts, at_ms as i64],
+            )
+        })?;
+        self.in_flight.lock().expect("queue lock").remove(&id);
+        Ok(())
+    }
+
+    /// Number of queued events.
+    pub(crate) fn len(&self) -> usize {
+        self.db
+            .with(|c| {
+                c.query_row("SELECT COUNT(*) FROM lambda_async_queue", [], |r| r.get::<_, i64>(0))
+                    .optional()
+            })
+            .ok()
+            .flatten()
+            .unwrap_or(0) as usize
+    }
+}
