@@ -59,8 +59,7 @@ pub fn identify<B>(req: &http::Request<B>) -> Identified {
             };
         }
     }
-    let path = req.uri().path();
-    let service = if path.starts_with("/2015-03-31/") || path.starts_with("/2021-10-31/") {
+    let service = if is_lambda_path(req.uri().path()) {
         "lambda"
     } else {
         "s3"
@@ -69,6 +68,24 @@ pub fn identify<B>(req: &http::Request<B>) -> Identified {
         service: service.to_string(),
         region: None,
     }
+}
+
+/// Lambda's REST paths start with an API date and one of its resource collections,
+/// such as `/2015-03-31/functions/...` or `/2019-09-25/functions/.../event-invoke-config`.
+fn is_lambda_path(path: &str) -> bool {
+    let mut segments = path.trim_start_matches('/').split('/');
+    let date = segments.next().unwrap_or("");
+    let collection = segments.next().unwrap_or("");
+    let is_date = date.len() == 10
+        && date.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    is_date
+        && matches!(
+            collection,
+            "functions" | "event-source-mappings" | "layers" | "tags" | "account-settings" | "code-signing-configs"
+        )
 }
 
 /// Parses `AKID/20260101/us-east-1/s3/aws4_request[, ...]`.
@@ -271,6 +288,10 @@ mod tests {
         assert_eq!(identify(&target).service, "logs");
         let lambda = req(|b| b.uri("/2015-03-31/functions/f/invocations"));
         assert_eq!(identify(&lambda).service, "lambda");
+        let config = req(|b| b.uri("/2019-09-25/functions/f/event-invoke-config"));
+        assert_eq!(identify(&config).service, "lambda");
+        // A bucket whose name looks like a date is still S3.
+        assert_eq!(identify(&req(|b| b.uri("/2015-03-31/photo.jpg"))).service, "s3");
         assert_eq!(identify(&req(|b| b.uri("/photos"))).service, "s3");
     }
 }
