@@ -165,10 +165,9 @@ impl ChunkedDecoder {
 mod tests {
     use super::*;
 
-    fn decode_in_pieces(
-        input: &[u8],
-        piece: usize,
-    ) -> Result<(Vec<u8>, Vec<(String, String)>), ChunkedError> {
+    type Trailers = Vec<(String, String)>;
+
+    fn decode_in_pieces(input: &[u8], piece: usize) -> Result<(Vec<u8>, Trailers), ChunkedError> {
         let mut d = ChunkedDecoder::new();
         let mut out = Vec::new();
         for p in input.chunks(piece) {
