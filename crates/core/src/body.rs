@@ -5,7 +5,7 @@
 //! size cap.
 
 use bytes::Bytes;
-use http_body_util::{combinators::UnsyncBoxBody, BodyExt, Empty, Full, LengthLimitError, Limited};
+use http_body_util::{combinators::UnsyncBoxBody, BodyExt, Empty, Full};
 
 /// An error inside a body stream.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -50,10 +50,18 @@ pub enum CollectError {
 }
 
 /// Reads a whole body into memory, failing once it exceeds `limit` bytes.
-pub async fn collect(body: Body, limit: usize) -> Result<Bytes, CollectError> {
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<LengthLimitError>() => Err(CollectError::TooLarge(limit)),
-        Err(e) => Err(CollectError::Read(e)),
+pub async fn collect(mut body: Body, limit: usize) -> Result<Bytes, CollectError> {
+    // Hand-rolled rather than `http_body_util::Limited`, whose boxed-error conversion
+    // makes callers' futures fail the `Send` check inside `async` trait objects.
+    let mut buf = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(CollectError::Read)?;
+        if let Ok(data) = frame.into_data() {
+            if buf.len() + data.len() > limit {
+                return Err(CollectError::TooLarge(limit));
+            }
+            buf.extend_from_slice(&data);
+        }
     }
+    Ok(buf.freeze())
 }
