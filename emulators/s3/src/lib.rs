@@ -60,9 +60,9 @@
 //! # What the edge provides
 //!
 //! `call` takes the request exactly as received (original URI, `Host` header,
-//! streaming body). If the edge inserts the peer's [`std::net::SocketAddr`] as a
-//! request extension, it becomes the events' `sourceIPAddress`; otherwise
-//! `127.0.0.1` is used.
+//! streaming body). The peer address the edge puts in the request extensions as
+//! [`slcl_core::RemoteAddr`] (or a bare [`std::net::SocketAddr`]) becomes the events'
+//! `sourceIPAddress`; without one, `127.0.0.1` is used.
 #![deny(missing_docs)]
 
 mod blobs;
@@ -264,7 +264,9 @@ impl S3Service {
             .encode(sha2::Sha256::digest(cx.request_id.as_bytes()));
         let source_ip = parts
             .extensions
-            .get::<SocketAddr>()
+            .get::<slcl_core::RemoteAddr>()
+            .map(|a| a.0)
+            .or_else(|| parts.extensions.get::<SocketAddr>().copied())
             .map(|a| a.ip().to_string())
             .unwrap_or_else(|| "127.0.0.1".into());
         let ocx = Cx {

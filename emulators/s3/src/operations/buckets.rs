@@ -63,7 +63,7 @@ pub(crate) async fn read_xml(mut body: Body) -> ApiResult<Option<bytes::Bytes>> 
 }
 
 impl S3Service {
-    #[tracing::instrument(name = "s3.create_bucket", skip_all, fields(bucket))]
+    #[tracing::instrument(name = "s3.create_bucket", skip_all, fields(bucket = %bucket))]
     pub(crate) async fn create_bucket(
         &self,
         bucket: &str,
@@ -127,7 +127,7 @@ impl S3Service {
         Ok(resp)
     }
 
-    #[tracing::instrument(name = "s3.head_bucket", skip_all, fields(bucket))]
+    #[tracing::instrument(name = "s3.head_bucket", skip_all, fields(bucket = %bucket))]
     pub(crate) fn head_bucket(&self, bucket: &str) -> ApiResult<Response> {
         let b = self.state.require_bucket(bucket)?;
         let mut resp = protocol::empty(StatusCode::OK);
@@ -135,7 +135,7 @@ impl S3Service {
         Ok(resp)
     }
 
-    #[tracing::instrument(name = "s3.delete_bucket", skip_all, fields(bucket))]
+    #[tracing::instrument(name = "s3.delete_bucket", skip_all, fields(bucket = %bucket))]
     pub(crate) fn delete_bucket(&self, bucket: &str) -> ApiResult<Response> {
         match self.state.delete_bucket(bucket)? {
             DeleteBucket::NotFound => Err(ApiError::no_such_bucket(bucket)),
@@ -176,7 +176,7 @@ impl S3Service {
         ))
     }
 
-    #[tracing::instrument(name = "s3.get_bucket_location", skip_all, fields(bucket))]
+    #[tracing::instrument(name = "s3.get_bucket_location", skip_all, fields(bucket = %bucket))]
     pub(crate) fn get_bucket_location(&self, bucket: &str) -> ApiResult<Response> {
         let b = self.state.require_bucket(bucket)?;
         // us-east-1 buckets have an empty LocationConstraint.
@@ -196,7 +196,7 @@ impl S3Service {
     #[tracing::instrument(
         name = "s3.get_bucket_notification_configuration",
         skip_all,
-        fields(bucket)
+        fields(bucket = %bucket)
     )]
     pub(crate) fn get_bucket_notification(&self, bucket: &str) -> ApiResult<Response> {
         self.state.require_bucket(bucket)?;
@@ -210,7 +210,7 @@ impl S3Service {
     #[tracing::instrument(
         name = "s3.put_bucket_notification_configuration",
         skip_all,
-        fields(bucket)
+        fields(bucket = %bucket)
     )]
     pub(crate) async fn put_bucket_notification(
         &self,

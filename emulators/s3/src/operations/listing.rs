@@ -102,7 +102,7 @@ impl S3Service {
         Ok(page)
     }
 
-    #[tracing::instrument(name = "s3.list_objects", skip_all, fields(bucket, v2))]
+    #[tracing::instrument(name = "s3.list_objects", skip_all, fields(bucket = %bucket, v2 = v2))]
     pub(crate) fn list_objects(
         &self,
         bucket: &str,

@@ -329,7 +329,7 @@ impl S3Service {
         Ok(protocol::xml(StatusCode::OK, w.finish("ListPartsResult")))
     }
 
-    #[tracing::instrument(name = "s3.list_multipart_uploads", skip_all, fields(bucket))]
+    #[tracing::instrument(name = "s3.list_multipart_uploads", skip_all, fields(bucket = %bucket))]
     pub(crate) fn list_multipart_uploads(
         &self,
         bucket: &str,

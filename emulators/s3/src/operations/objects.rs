@@ -372,7 +372,7 @@ impl S3Service {
         Ok(resp)
     }
 
-    #[tracing::instrument(name = "s3.get_object", skip_all, fields(bucket = %o.bucket, key = %o.key, head))]
+    #[tracing::instrument(name = "s3.get_object", skip_all, fields(bucket = %o.bucket, key = %o.key, head = head))]
     pub(crate) fn get_object(
         &self,
         o: &ObjectRef,
@@ -464,7 +464,7 @@ impl S3Service {
         Ok(protocol::empty(StatusCode::NO_CONTENT))
     }
 
-    #[tracing::instrument(name = "s3.delete_objects", skip_all, fields(bucket))]
+    #[tracing::instrument(name = "s3.delete_objects", skip_all, fields(bucket = %bucket))]
     pub(crate) async fn delete_objects(
         &self,
         bucket: &str,

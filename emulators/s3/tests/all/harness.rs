@@ -2,7 +2,6 @@
 //! for bus deliveries, and helpers to run the aws CLI and boto3 scripts against it.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
@@ -105,7 +104,7 @@ impl Server {
                                 },
                             };
                             let mut req = req.map(slcl_core::body::boxed);
-                            req.extensions_mut().insert::<SocketAddr>(peer);
+                            req.extensions_mut().insert(slcl_core::RemoteAddr(peer));
                             Ok::<_, Infallible>(s3.call(req, cx).await)
                         }
                     });

@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod bench;
 mod buckets;
 mod cli;
 mod durability;
