@@ -106,11 +106,12 @@ fn service<S: 'static>(slot: &mut Option<Box<dyn Any>>, make: fn() -> S) -> &mut
 }
 
 fn json_response(status: StatusCode, json: Vec<u8>) -> Response<Body> {
+    let length = HeaderValue::from(json.len());
     let mut response = Response::new(Body::from(json));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert("content-type", HeaderValue::from_static("application/json"));
+    let headers = response.headers_mut();
+    headers.insert("content-type", HeaderValue::from_static("application/json"));
+    headers.insert("content-length", length);
     response
 }
 
