@@ -122,7 +122,8 @@ pub struct Context {
     pub invoked_function_arn: String,
     /// The X-Ray trace header (`lambda-runtime-trace-id`), empty if none.
     pub xray_trace_id: String,
-    /// The client context (`lambda-runtime-client-context`), if the caller sent one.
+    /// The client context (`lambda-runtime-client-context`, JSON or base64 JSON), if the
+    /// caller sent one.
     pub client_context: Option<ClientContext>,
     /// The Cognito identity (`lambda-runtime-cognito-identity`), if the caller had one.
     pub identity: Option<CognitoIdentity>,
@@ -175,9 +176,21 @@ impl Context {
 }
 
 /// A header holding JSON, parsed; `None` when absent or not the expected shape.
+///
+/// AWS's Runtime API sends the client context as plain JSON, but `Invoke` takes it
+/// base64-encoded; a host that passes it on still encoded is understood too.
 fn json_header<T: serde::de::DeserializeOwned>(headers: &HeaderMap, name: &str) -> Option<T> {
-    let value = headers.get(name)?;
-    match serde_json::from_slice(value.as_bytes()) {
+    use base64::Engine as _;
+
+    let value = headers.get(name)?.as_bytes();
+    let parsed = serde_json::from_slice(value).or_else(|err| {
+        base64::engine::general_purpose::STANDARD
+            .decode(value)
+            .ok()
+            .and_then(|decoded| serde_json::from_slice(&decoded).ok())
+            .ok_or(err)
+    });
+    match parsed {
         Ok(parsed) => Some(parsed),
         Err(err) => {
             eprintln!("slcl-guest: ignoring malformed `{name}` header: {err}");
