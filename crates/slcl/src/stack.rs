@@ -147,7 +147,7 @@ impl StackBuilder {
         let dispatcher = LateDispatcher::new();
         let runtime = Runtime::new(
             RuntimeConfig {
-                cache_dir: Some(store.cache_dir()),
+                cache_dir: Some(compile_cache_dir().unwrap_or_else(|| store.cache_dir())),
                 debug: self.debug,
                 endpoint_url: stack.endpoint_url.clone(),
                 region: stack.region.clone(),
@@ -228,6 +228,17 @@ impl StackBuilder {
             _watcher: watcher,
         })
     }
+}
+
+/// Compiled functions are cached per user, keyed by the wasm's content hash and the
+/// wasmtime version, so every project and every test stack shares one compilation:
+/// `$SLCL_CACHE_DIR`, else `$XDG_CACHE_HOME/slcl`, else `~/.cache/slcl`. When none of
+/// those can be found, the project's `.slcl/cache` is used.
+fn compile_cache_dir() -> Option<PathBuf> {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    var("SLCL_CACHE_DIR")
+        .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("slcl")))
+        .or_else(|| var("HOME").map(|d| d.join(".cache").join("slcl")))
 }
 
 fn endpoint_url(addr: SocketAddr) -> String {
