@@ -275,7 +275,12 @@ impl HostWallClock for StackWallClock {
 
 /// How the guest's `handle` call ended, before it is turned into an [`Outcome`].
 enum Handled {
-    Response { status: u16, body: Bytes },
+    Response {
+        status: u16,
+        body: Bytes,
+        /// `lambda-runtime-function-error-type`, as the Runtime API's error header.
+        error_type: Option<String>,
+    },
     TooLarge,
     BodyFailed(String),
     ErrorCode(ErrorCode),
@@ -427,10 +432,12 @@ impl Function {
             Outcome::error("Runtime.ExitError", &message)
         };
         match handled {
-            Handled::Response { status, body } if (200..300).contains(&status) => {
+            Handled::Response { status, body, .. } if (200..300).contains(&status) => {
                 Outcome::Success(body)
             }
-            Handled::Response { body, .. } => function_error(body),
+            Handled::Response {
+                body, error_type, ..
+            } => function_error(body, error_type),
             Handled::TooLarge => Outcome::error(
                 "Function.ResponseSizeTooLarge",
                 &format!(
@@ -656,12 +663,18 @@ async fn handle(
             match receiver.await {
                 Ok(Ok(response)) => {
                     let status = response.status().as_u16();
+                    let error_type = response
+                        .headers()
+                        .get(ERROR_TYPE_HEADER)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
                     let limited =
                         http_body_util::Limited::new(response.into_body(), MAX_RESPONSE_BYTES);
                     match limited.collect().await {
                         Ok(collected) => Handled::Response {
                             status,
                             body: collected.to_bytes(),
+                            error_type,
                         },
                         Err(e) if e.is::<http_body_util::LengthLimitError>() => Handled::TooLarge,
                         Err(e) => Handled::BodyFailed(e.to_string()),
@@ -692,22 +705,28 @@ async fn handle(
     (instance, handled)
 }
 
-/// A non-2xx response: the body should be Lambda's error document.
-fn function_error(body: Bytes) -> Outcome {
+/// Response header a guest may name its error type in, as with the Lambda Runtime API.
+const ERROR_TYPE_HEADER: &str = "lambda-runtime-function-error-type";
+
+/// A non-2xx response: the body should be Lambda's error document. Its `errorType`
+/// wins; else the error-type header; a body that is no error document is wrapped.
+fn function_error(body: Bytes, header_type: Option<String>) -> Outcome {
     if let Ok(serde_json::Value::Object(doc)) = serde_json::from_slice::<serde_json::Value>(&body) {
         if doc.contains_key("errorType") || doc.contains_key("errorMessage") {
             let error_type = doc
                 .get("errorType")
                 .and_then(|t| t.as_str())
-                .unwrap_or("Unhandled")
-                .to_owned();
+                .map(str::to_owned)
+                .or(header_type)
+                .unwrap_or_else(|| "Unhandled".to_owned());
             return Outcome::FunctionError {
                 error_type,
                 payload: body,
             };
         }
     }
-    Outcome::error("Runtime.InvalidResponse", &String::from_utf8_lossy(&body))
+    let error_type = header_type.unwrap_or_else(|| "Runtime.InvalidResponse".to_owned());
+    Outcome::error(&error_type, &String::from_utf8_lossy(&body))
 }
 
 /// `2024-05-01T12:34:56.789Z`
@@ -743,14 +762,20 @@ mod tests {
 
     #[test]
     fn error_documents() {
-        let ok = function_error(Bytes::from(r#"{"errorType":"E","errorMessage":"m"}"#));
+        let ok = function_error(
+            Bytes::from(r#"{"errorType":"E","errorMessage":"m"}"#),
+            Some("H".into()),
+        );
         assert_eq!(ok.error_type(), Some("E"));
         assert_eq!(
             ok.payload().as_ref(),
             br#"{"errorType":"E","errorMessage":"m"}"#
         );
 
-        let raw = function_error(Bytes::from("oops"));
+        let typed = function_error(Bytes::from(r#"{"errorMessage":"m"}"#), Some("H".into()));
+        assert_eq!(typed.error_type(), Some("H"));
+
+        let raw = function_error(Bytes::from("oops"), None);
         assert_eq!(raw.error_type(), Some("Runtime.InvalidResponse"));
         let doc: serde_json::Value = serde_json::from_slice(raw.payload()).unwrap();
         assert_eq!(doc["errorMessage"], "oops");

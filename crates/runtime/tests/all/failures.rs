@@ -6,15 +6,25 @@ use serde_json::json;
 use slcl_runtime::RuntimeError;
 
 use crate::support::*;
+use slcl_fixtures::{ECHO, ERROR, HOG, LOOP, PANIC, SLOW};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn error_status_is_a_function_error() {
     let h = harness(|_| {});
-    let f = h.load(spec("errors")).await;
-    let result = invoke(&f, json!({"action": "error"})).await;
+    let f = h.load(fixture("errors", ERROR)).await;
+    let result = invoke(&f, json!({"message": "boom"})).await;
     let (error_type, doc) = function_error(&result);
-    assert_eq!(error_type, "MyError");
-    assert_eq!(doc, json!({"errorType": "MyError", "errorMessage": "boom"}));
+    assert!(error_type.contains("CustomError"), "{error_type}");
+    assert_eq!(doc["errorType"], error_type.as_str());
+    assert_eq!(doc["errorMessage"], "boom");
+    let again = invoke(&f, json!({"message": "boom"})).await;
+    assert!(
+        again.init_duration.is_none(),
+        "a handled error keeps the instance warm"
+    );
+
+    let f = h.load(spec("raw-errors")).await;
+    invoke(&f, json!({"action": "echo"})).await;
 
     let result = invoke(&f, json!({"action": "raw-error"})).await;
     let (error_type, doc) = function_error(&result);
@@ -30,8 +40,8 @@ async fn error_status_is_a_function_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trap_is_an_exit_error_with_backtrace_in_the_logs() {
     let h = harness(|_| {});
-    let f = h.load(spec("panics")).await;
-    let inv = invocation(json!({"action": "panic"}));
+    let f = h.load(fixture("panics", PANIC)).await;
+    let inv = invocation(json!({"message": "kaboom"}));
     let id = inv.request_id.clone();
     let result = f.invoke(inv).await.unwrap();
     let (error_type, doc) = function_error(&result);
@@ -56,7 +66,7 @@ async fn trap_is_an_exit_error_with_backtrace_in_the_logs() {
     assert!(lines[lines.len() - 3].starts_with("REPORT RequestId: "));
     assert_eq!(f.idle_instances(), 0, "a trapped instance is discarded");
 
-    let next = invoke(&f, json!({"action": "echo"})).await;
+    let next = invoke(&f, json!({"message": "again"})).await;
     assert!(
         next.init_duration.is_some(),
         "the next invocation is a cold start"
@@ -66,10 +76,10 @@ async fn trap_is_an_exit_error_with_backtrace_in_the_logs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cpu_bound_guest_times_out() {
     let h = harness(|_| {});
-    let mut spec = spec("spins");
+    let mut spec = fixture("spins", LOOP);
     spec.timeout = Duration::from_millis(300);
     let f = h.load(spec).await;
-    let inv = invocation(json!({"action": "loop"}));
+    let inv = invocation(json!({}));
     let id = inv.request_id.clone();
     let result = f.invoke(inv).await.unwrap();
     let (error_type, doc) = function_error(&result);
@@ -101,10 +111,10 @@ async fn cpu_bound_guest_times_out() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guest_waiting_on_the_host_times_out() {
     let h = harness(|_| {});
-    let mut spec = spec("sleeps");
+    let mut spec = fixture("sleeps", SLOW);
     spec.timeout = Duration::from_millis(200);
     let f = h.load(spec).await;
-    let result = invoke(&f, json!({"action": "sleep", "ms": 5000})).await;
+    let result = invoke(&f, json!({"ms": 5000})).await;
     assert_eq!(function_error(&result).0, "Sandbox.Timedout");
     assert!(result.duration < Duration::from_secs(2));
 }
@@ -112,16 +122,16 @@ async fn guest_waiting_on_the_host_times_out() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_size_is_enforced_and_reported() {
     let h = harness(|_| {});
-    let mut spec = spec("hog");
+    let mut spec = fixture("hog", HOG);
     spec.memory_mb = 64;
     let f = h.load(spec).await;
 
-    let ok = invoke(&f, json!({"action": "hog", "mb": 20})).await;
-    assert_eq!(json_result(&ok)["allocated_mb"], 20);
+    let ok = invoke(&f, json!({"mb": 20})).await;
+    assert_eq!(json_result(&ok)["mb"], 20);
     assert!(ok.max_memory_used_mb >= 20, "{}", ok.max_memory_used_mb);
     assert!(ok.max_memory_used_mb <= 64);
 
-    let inv = invocation(json!({"action": "hog", "mb": 100}));
+    let inv = invocation(json!({"mb": 100}));
     let id = inv.request_id.clone();
     let oom = f.invoke(inv).await.unwrap();
     let (error_type, doc) = function_error(&oom);
@@ -138,20 +148,20 @@ async fn memory_size_is_enforced_and_reported() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn busy_slots_are_a_capacity_error_and_idle_ones_are_evicted() {
     let h = harness(|c| c.max_instances = 1);
-    let a = h.load(spec("slot-a")).await;
-    let b = h.load(spec("slot-b")).await;
+    let a = h.load(fixture("slot-a", SLOW)).await;
+    let b = h.load(fixture("slot-b", ECHO)).await;
 
-    invoke(&a, json!({"action": "echo"})).await;
+    invoke(&a, json!({"ms": 1})).await;
     assert_eq!(a.idle_instances(), 1);
     // b needs the only slot: a's idle instance makes room.
-    let r = invoke(&b, json!({"action": "echo"})).await;
+    let r = invoke(&b, json!({})).await;
     assert!(r.init_duration.is_some());
     assert_eq!(a.idle_instances(), 0);
 
     h.runtime.drop_idle_instances();
-    let (busy, second) = tokio::join!(invoke(&a, json!({"action": "sleep", "ms": 500})), async {
+    let (busy, second) = tokio::join!(invoke(&a, json!({"ms": 500})), async {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        b.invoke(invocation(json!({"action": "echo"}))).await
+        b.invoke(invocation(json!({}))).await
     });
     json_result(&busy);
     match second {

@@ -6,12 +6,13 @@ use serde_json::json;
 use slcl_runtime::Outcome;
 
 use crate::support::*;
+use slcl_fixtures::{CONTEXT, COUNTER, ECHO, SLOW};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn echo_returns_the_event() {
     let h = harness(|_| {});
-    let f = h.load(spec("echo")).await;
-    let event = json!({"action": "echo", "hello": "world"});
+    let f = h.load(fixture("echo", ECHO)).await;
+    let event = json!({"hello": "world", "n": [1, 2]});
     let result = invoke(&f, event.clone()).await;
     assert_eq!(json_result(&result), event);
     assert!(
@@ -25,9 +26,9 @@ async fn echo_returns_the_event() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn warm_instances_keep_module_state() {
     let h = harness(|_| {});
-    let f = h.load(spec("counter")).await;
-    let first = invoke(&f, json!({"action": "counter"})).await;
-    let second = invoke(&f, json!({"action": "counter"})).await;
+    let f = h.load(fixture("counter", COUNTER)).await;
+    let first = invoke(&f, json!({})).await;
+    let second = invoke(&f, json!({})).await;
     assert_eq!(json_result(&first)["count"], 1);
     assert_eq!(
         json_result(&second)["count"],
@@ -48,11 +49,12 @@ async fn warm_instances_keep_module_state() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_invocations_use_separate_instances() {
     let h = harness(|_| {});
-    let f = h.load(spec("concurrent")).await;
+    let f = h.load(fixture("concurrent", SLOW)).await;
     let (a, b) = tokio::join!(
-        invoke(&f, json!({"action": "sleep", "ms": 300})),
-        invoke(&f, json!({"action": "sleep", "ms": 300})),
+        invoke(&f, json!({"ms": 300})),
+        invoke(&f, json!({"ms": 300})),
     );
+    assert_eq!(json_result(&a)["slept_ms"], 300);
     assert!(a.init_duration.is_some() && b.init_duration.is_some());
     assert_ne!(a.log_stream_name, b.log_stream_name);
     assert_eq!(f.idle_instances(), 2);
@@ -62,13 +64,13 @@ async fn concurrent_invocations_use_separate_instances() {
 async fn idle_instances_expire_after_keep_alive() {
     let clock = ManualClock::new();
     let h = harness_with_clock(|c| c.keep_alive = Duration::from_secs(600), clock.clone());
-    let f = h.load(spec("keepalive")).await;
-    invoke(&f, json!({"action": "counter"})).await;
+    let f = h.load(fixture("keepalive", COUNTER)).await;
+    invoke(&f, json!({})).await;
     clock.advance(Duration::from_secs(599));
-    let warm = invoke(&f, json!({"action": "counter"})).await;
+    let warm = invoke(&f, json!({})).await;
     assert_eq!(json_result(&warm)["count"], 2);
     clock.advance(Duration::from_secs(601));
-    let cold = invoke(&f, json!({"action": "counter"})).await;
+    let cold = invoke(&f, json!({})).await;
     assert_eq!(
         json_result(&cold)["count"],
         1,
@@ -119,6 +121,37 @@ async fn the_guest_gets_the_runtime_interface_emulator_request() {
         "eyJjdXN0b20iOnt9fQ=="
     );
     assert_eq!(seen["content-type"], "application/json");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_guest_sdk_sees_its_context() {
+    let clock = ManualClock::new();
+    let h = harness_with_clock(|_| {}, clock.clone());
+    let mut spec = fixture("ctx", CONTEXT);
+    spec.memory_mb = 512;
+    spec.timeout = Duration::from_secs(3);
+    let f = h.load(spec).await;
+    let mut inv = invocation(json!({}));
+    inv.client_context = Some(r#"{"custom":{"k":"v"}}"#.into());
+    let id = inv.request_id.clone();
+    let result = f.invoke(inv).await.unwrap();
+    let ctx = json_result(&result);
+    assert_eq!(ctx["request_id"], id.as_str());
+    assert_eq!(ctx["deadline_ms"], 1_700_000_000_000u64 + 3_000);
+    assert_eq!(
+        ctx["invoked_function_arn"],
+        "arn:aws:lambda:us-east-1:000000000000:function:ctx"
+    );
+    assert!(ctx["xray_trace_id"]
+        .as_str()
+        .unwrap()
+        .starts_with("Root=1-5759e988-bd862e3fe1be46a994272793;"));
+    assert_eq!(ctx["function_name"], "ctx");
+    assert_eq!(ctx["memory"], 512);
+    assert_eq!(ctx["version"], "$LATEST");
+    assert_eq!(ctx["log_group"], "/aws/lambda/ctx");
+    assert_eq!(ctx["log_stream"], result.log_stream_name.as_str());
+    assert_eq!(ctx["env"]["AWS_REGION"], "us-east-1");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -201,14 +234,11 @@ async fn output_is_framed_like_aws() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outcome_payload_helpers() {
     let h = harness(|_| {});
-    let f = h.load(spec("helpers")).await;
-    let result = invoke(&f, json!({"action": "echo"})).await;
+    let f = h.load(fixture("helpers", ECHO)).await;
+    let result = invoke(&f, json!({"a": 1})).await;
     assert!(matches!(result.outcome, Outcome::Success(_)));
     assert_eq!(result.outcome.error_type(), None);
-    assert_eq!(
-        result.outcome.payload().as_ref(),
-        json!({"action": "echo"}).to_string().as_bytes()
-    );
+    assert_eq!(result.outcome.payload().as_ref(), br#"{"a":1}"#);
 }
 
 /// Cold instantiation vs warm invocation of a trivial function. Prints the numbers
@@ -216,14 +246,14 @@ async fn outcome_payload_helpers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn measure_cold_and_warm_start() {
     let h = harness(|_| {});
-    let f = h.load(spec("measure")).await;
+    let f = h.load(fixture("measure", ECHO)).await;
     let mut cold = Vec::new();
     let mut warm = Vec::new();
     for _ in 0..20 {
         h.runtime.drop_idle_instances();
-        let r = invoke(&f, json!({"action": "echo"})).await;
+        let r = invoke(&f, json!({})).await;
         cold.push(r.init_duration.unwrap() + r.duration);
-        let r = invoke(&f, json!({"action": "echo"})).await;
+        let r = invoke(&f, json!({})).await;
         assert!(r.init_duration.is_none());
         warm.push(r.duration);
     }

@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use crate::support::*;
+use slcl_fixtures::S3_RECORDER;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_requests_are_dispatched_in_process() {
@@ -82,4 +83,44 @@ async fn other_hosts_are_denied_with_a_hint() {
         );
     }
     assert!(h.dispatcher.seen.lock().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_aws_sdk_inside_a_function_reaches_the_dispatcher() {
+    let h = harness(|_| {});
+    let f = h.load(fixture("recorder", S3_RECORDER)).await;
+    // The shape S3 sends (docs: "Event message structure").
+    let event = json!({"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": "2024-01-01T00:00:00.000Z", "eventName": "ObjectCreated:Put",
+        "userIdentity": {"principalId": "AWS:AIDAEXAMPLE"},
+        "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+        "responseElements": {"x-amz-request-id": "R", "x-amz-id-2": "I"},
+        "s3": {"s3SchemaVersion": "1.0", "configurationId": "c",
+               "bucket": {"name": "photos", "arn": "arn:aws:s3:::photos",
+                          "ownerIdentity": {"principalId": "A"}},
+               "object": {"key": "cat.png", "size": 4, "eTag": "e", "sequencer": "1"}}
+    }]});
+    let inv = invocation(event);
+    let id = inv.request_id.clone();
+    let result = f.invoke(inv).await.unwrap();
+    let got = json_result(&result);
+    assert_eq!(got["key"], format!("events/{id}.json"));
+
+    let seen = h.dispatcher.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    let put = &seen[0];
+    assert_eq!(put.method, "PUT");
+    assert!(
+        put.uri.contains(&format!("events/{id}.json")),
+        "{}",
+        put.uri
+    );
+    assert!(
+        put.headers.contains_key("authorization"),
+        "SigV4-signed by the SDK"
+    );
+    assert_eq!(put.trace.parent_id.as_deref(), Some(id.as_str()));
+    let recorded: serde_json::Value = serde_json::from_slice(&put.body).unwrap();
+    assert_eq!(recorded["Records"][0]["s3"]["bucket"]["name"], "photos");
 }

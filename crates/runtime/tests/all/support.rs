@@ -162,6 +162,15 @@ pub fn harness_with_clock(tweak: impl FnOnce(&mut RuntimeConfig), clock: SharedC
     }
 }
 
+/// A function running one of the `slcl-fixtures` guests.
+pub fn fixture(name: &str, wasm: &str) -> FunctionSpec {
+    FunctionSpec {
+        wasm: wasm.into(),
+        ..spec(name)
+    }
+}
+
+/// A function running this crate's own test guest (`tests/guest`).
 pub fn spec(name: &str) -> FunctionSpec {
     FunctionSpec {
         name: name.into(),
