@@ -269,7 +269,11 @@ mod tests {
     fn limits_are_lambdas() {
         assert!(Config::parse("[functions.f]\nwasm = \"f.wasm\"\nmemory = 64\n").is_err());
         assert!(Config::parse("[functions.f]\nwasm = \"f.wasm\"\ntimeout = 901\n").is_err());
-        let c = Config::parse("region = \"eu-west-1\"\n[functions.f]\nwasm = \"f.wasm\"\n").unwrap();
-        assert_eq!(c.function_arn("f"), "arn:aws:lambda:eu-west-1:000000000000:function:f");
+        let c =
+            Config::parse("region = \"eu-west-1\"\n[functions.f]\nwasm = \"f.wasm\"\n").unwrap();
+        assert_eq!(
+            c.function_arn("f"),
+            "arn:aws:lambda:eu-west-1:000000000000:function:f"
+        );
     }
 }

@@ -62,7 +62,10 @@ mod tests {
         let arn = Arn::parse(s).unwrap();
         assert_eq!(arn.resource, "function:f:live");
         assert_eq!(arn.to_string(), s);
-        assert_eq!(Arn::parse("arn:aws:s3:::photos").unwrap().resource, "photos");
+        assert_eq!(
+            Arn::parse("arn:aws:s3:::photos").unwrap().resource,
+            "photos"
+        );
         assert!(Arn::parse("not-an-arn").is_none());
         assert!(Arn::parse("arn:aws:s3:::").is_none());
     }

@@ -32,7 +32,7 @@
 mod route;
 mod server;
 
-pub use route::{identify, Router, Identified};
+pub use route::{identify, Identified, Router};
 pub use server::serve;
 
 /// Header carrying the slcl trace id of a request on every response.

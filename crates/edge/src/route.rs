@@ -45,13 +45,19 @@ pub fn identify<B>(req: &http::Request<B>) -> Identified {
     if let Some(found) = req.uri().query().and_then(|q| {
         q.split('&').find_map(|pair| {
             let value = pair.strip_prefix("X-Amz-Credential=")?;
-            let value = percent_encoding::percent_decode_str(value).decode_utf8().ok()?;
+            let value = percent_encoding::percent_decode_str(value)
+                .decode_utf8()
+                .ok()?;
             credential_scope(&value)
         })
     }) {
         return found;
     }
-    if let Some(target) = req.headers().get("x-amz-target").and_then(|v| v.to_str().ok()) {
+    if let Some(target) = req
+        .headers()
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+    {
         if let Some((_, service)) = TARGET_PREFIXES.iter().find(|(p, _)| target.starts_with(p)) {
             return Identified {
                 service: (*service).to_string(),
@@ -84,7 +90,12 @@ fn is_lambda_path(path: &str) -> bool {
     is_date
         && matches!(
             collection,
-            "functions" | "event-source-mappings" | "layers" | "tags" | "account-settings" | "code-signing-configs"
+            "functions"
+                | "event-source-mappings"
+                | "layers"
+                | "tags"
+                | "account-settings"
+                | "code-signing-configs"
         )
 }
 
@@ -124,8 +135,7 @@ impl Router {
     pub async fn handle(&self, req: Request, trace: Option<TraceContext>) -> Response {
         let started = Instant::now();
         let path = req.uri().path();
-        if req.method() == Method::GET
-            && (path == "/_slcl/health" || path == "/_localstack/health")
+        if req.method() == Method::GET && (path == "/_slcl/health" || path == "/_localstack/health")
         {
             return self.health();
         }
@@ -278,20 +288,29 @@ mod tests {
         });
         assert_eq!(
             identify(&signed),
-            Identified { service: "sqs".into(), region: Some("eu-west-1".into()) }
+            Identified {
+                service: "sqs".into(),
+                region: Some("eu-west-1".into())
+            }
         );
         let presigned = req(|b| {
             b.uri("/photos/a.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=test%2F20261203%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=x")
         });
         assert_eq!(identify(&presigned).service, "s3");
-        let target = req(|b| b.uri("/").header("x-amz-target", "Logs_20140328.PutLogEvents"));
+        let target = req(|b| {
+            b.uri("/")
+                .header("x-amz-target", "Logs_20140328.PutLogEvents")
+        });
         assert_eq!(identify(&target).service, "logs");
         let lambda = req(|b| b.uri("/2015-03-31/functions/f/invocations"));
         assert_eq!(identify(&lambda).service, "lambda");
         let config = req(|b| b.uri("/2019-09-25/functions/f/event-invoke-config"));
         assert_eq!(identify(&config).service, "lambda");
         // A bucket whose name looks like a date is still S3.
-        assert_eq!(identify(&req(|b| b.uri("/2015-03-31/photo.jpg"))).service, "s3");
+        assert_eq!(
+            identify(&req(|b| b.uri("/2015-03-31/photo.jpg"))).service,
+            "s3"
+        );
         assert_eq!(identify(&req(|b| b.uri("/photos"))).service, "s3");
     }
 }

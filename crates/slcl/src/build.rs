@@ -54,6 +54,9 @@ async fn ensure_rustup_target() -> anyhow::Result<()> {
         .status()
         .await
         .context("failed to run rustup")?;
-    anyhow::ensure!(status.success(), "`rustup target add {GUEST_TARGET}` failed");
+    anyhow::ensure!(
+        status.success(),
+        "`rustup target add {GUEST_TARGET}` failed"
+    );
     Ok(())
 }

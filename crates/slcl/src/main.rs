@@ -91,7 +91,12 @@ fn print_banner(stack: &Stack, took: std::time::Duration) {
         rows.push([
             "lambda function".into(),
             f.decl.name.clone(),
-            format!("{} MB, {} s, {}", f.decl.memory_mb, f.decl.timeout_secs, f.decl.wasm.display()),
+            format!(
+                "{} MB, {} s, {}",
+                f.decl.memory_mb,
+                f.decl.timeout_secs,
+                f.decl.wasm.display()
+            ),
         ]);
     }
     for b in stack.s3().summary() {
@@ -102,16 +107,38 @@ fn print_banner(stack: &Stack, took: std::time::Duration) {
         ]);
     }
     if rows.is_empty() {
-        println!("no resources declared (add them to slcl.toml, or create them with any AWS client)");
+        println!(
+            "no resources declared (add them to slcl.toml, or create them with any AWS client)"
+        );
         return;
     }
     let header = ["RESOURCE", "NAME", "DETAILS"];
     let widths: Vec<usize> = (0..3)
-        .map(|i| rows.iter().map(|r| r[i].len()).chain([header[i].len()]).max().unwrap_or(0))
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].len())
+                .chain([header[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
-    println!("{:w0$}  {:w1$}  {}", header[0], header[1], header[2], w0 = widths[0], w1 = widths[1]);
+    println!(
+        "{:w0$}  {:w1$}  {}",
+        header[0],
+        header[1],
+        header[2],
+        w0 = widths[0],
+        w1 = widths[1]
+    );
     for r in rows {
-        println!("{:w0$}  {:w1$}  {}", r[0], r[1], r[2], w0 = widths[0], w1 = widths[1]);
+        println!(
+            "{:w0$}  {:w1$}  {}",
+            r[0],
+            r[1],
+            r[2],
+            w0 = widths[0],
+            w1 = widths[1]
+        );
     }
 }
 

@@ -157,7 +157,12 @@ impl StackBuilder {
             dispatcher.clone(),
             Arc::clone(&clock),
         )?;
-        let s3 = S3Service::new(store.clone(), Arc::clone(&bus), Arc::clone(&clock), stack.clone())?;
+        let s3 = S3Service::new(
+            store.clone(),
+            Arc::clone(&bus),
+            Arc::clone(&clock),
+            stack.clone(),
+        )?;
         let lambda = LambdaService::new(store.clone(), runtime, Arc::clone(&clock), stack.clone())?;
         bus.register("lambda", lambda.clone());
         let services: Vec<Arc<dyn Service>> = vec![s3.clone(), lambda.clone()];
@@ -172,7 +177,11 @@ impl StackBuilder {
                     _ => anyhow::bail!(
                         "function `{name}`: `{}` does not exist{}",
                         wasm.display(),
-                        if f.build.is_some() { "" } else { " and no `build` command is declared" }
+                        if f.build.is_some() {
+                            ""
+                        } else {
+                            " and no `build` command is declared"
+                        }
                     ),
                 }
             }
@@ -193,7 +202,10 @@ impl StackBuilder {
                 .notifications
                 .iter()
                 .map(|n| LambdaNotification {
-                    id: Some(n.id.clone().unwrap_or_else(|| format!("slcl-{}", n.function))),
+                    id: Some(
+                        n.id.clone()
+                            .unwrap_or_else(|| format!("slcl-{}", n.function)),
+                    ),
                     function_arn: config.function_arn(&n.function),
                     events: n.events.clone(),
                     prefix: n.prefix.clone(),
@@ -235,7 +247,11 @@ impl StackBuilder {
 /// `$SLCL_CACHE_DIR`, else `$XDG_CACHE_HOME/slcl`, else `~/.cache/slcl`. When none of
 /// those can be found, the project's `.slcl/cache` is used.
 fn compile_cache_dir() -> Option<PathBuf> {
-    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     var("SLCL_CACHE_DIR")
         .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("slcl")))
         .or_else(|| var("HOME").map(|d| d.join(".cache").join("slcl")))

@@ -41,7 +41,10 @@ pub(crate) fn watch_functions(lambda: &Arc<LambdaService>) -> anyhow::Result<Wat
     })
     .context("failed to start the file watcher")?;
     // Watch folders, not files: builds replace files, which ends a watch on the file.
-    let mut dirs: Vec<PathBuf> = by_path.keys().filter_map(|p| p.parent().map(PathBuf::from)).collect();
+    let mut dirs: Vec<PathBuf> = by_path
+        .keys()
+        .filter_map(|p| p.parent().map(PathBuf::from))
+        .collect();
     dirs.sort();
     dirs.dedup();
     for dir in dirs {
@@ -60,7 +63,10 @@ pub(crate) fn watch_functions(lambda: &Arc<LambdaService>) -> anyhow::Result<Wat
             let Some(lambda) = weak.upgrade() else { return };
             for name in pending {
                 match lambda.reload(&name).await {
-                    Ok(f) => println!("reloaded function `{name}` (CodeSha256 {})", f.function.code_sha256()),
+                    Ok(f) => println!(
+                        "reloaded function `{name}` (CodeSha256 {})",
+                        f.function.code_sha256()
+                    ),
                     Err(e) => println!("failed to reload function `{name}`: {e:#}"),
                 }
             }

@@ -87,8 +87,13 @@ impl LambdaService {
         trace: &TraceContext,
     ) -> anyhow::Result<String> {
         let request_id = slcl_core::ids::uuid();
-        self.queue
-            .push(function, payload, &request_id, trace, self.clock.now_millis())?;
+        self.queue.push(
+            function,
+            payload,
+            &request_id,
+            trace,
+            self.clock.now_millis(),
+        )?;
         self.wake.notify_one();
         Ok(request_id)
     }
@@ -100,7 +105,9 @@ pub(crate) fn spawn_worker(service: Arc<LambdaService>) {
     drop(service);
     tokio::spawn(async move {
         loop {
-            let Some(service) = weak.upgrade() else { return };
+            let Some(service) = weak.upgrade() else {
+                return;
+            };
             let now = service.clock.now_millis();
             match service.queue.take_due(now, WORKER_BATCH) {
                 Ok(due) => {

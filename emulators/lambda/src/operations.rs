@@ -6,7 +6,9 @@ use base64::Engine as _;
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
 use serde_json::{json, Value};
-use slcl_core::{body, AwsError, BoxFuture, Request, RequestContext, Response, Service, TraceContext};
+use slcl_core::{
+    body, AwsError, BoxFuture, Request, RequestContext, Response, Service, TraceContext,
+};
 use slcl_runtime::{Invocation, InvocationResult, Outcome};
 use tracing::Instrument;
 
@@ -158,10 +160,20 @@ impl LambdaService {
                     }
                     payload
                 };
-                self.invoke_api(entry, payload, &invocation_type, &log_type, client_context, cx)
-                    .await
+                self.invoke_api(
+                    entry,
+                    payload,
+                    &invocation_type,
+                    &log_type,
+                    client_context,
+                    cx,
+                )
+                .await
             }
-            Operation::GetFunction { function, qualifier } => {
+            Operation::GetFunction {
+                function,
+                qualifier,
+            } => {
                 let entry = self.resolve(&function, qualifier.as_deref())?;
                 let doc = json!({
                     "Configuration": self.configuration(&entry),
@@ -171,11 +183,22 @@ impl LambdaService {
                     },
                     "Tags": {},
                 });
-                Ok(protocol::json_response(StatusCode::OK, &doc, &cx.request_id))
+                Ok(protocol::json_response(
+                    StatusCode::OK,
+                    &doc,
+                    &cx.request_id,
+                ))
             }
-            Operation::GetFunctionConfiguration { function, qualifier } => {
+            Operation::GetFunctionConfiguration {
+                function,
+                qualifier,
+            } => {
                 let entry = self.resolve(&function, qualifier.as_deref())?;
-                Ok(protocol::json_response(StatusCode::OK, &self.configuration(&entry), &cx.request_id))
+                Ok(protocol::json_response(
+                    StatusCode::OK,
+                    &self.configuration(&entry),
+                    &cx.request_id,
+                ))
             }
             Operation::ListFunctions { marker, max_items } => {
                 let all = self.registry.all();
@@ -195,7 +218,11 @@ impl LambdaService {
                 if start + max_items < all.len() {
                     doc["NextMarker"] = all[start + max_items - 1].decl.name.clone().into();
                 }
-                Ok(protocol::json_response(StatusCode::OK, &doc, &cx.request_id))
+                Ok(protocol::json_response(
+                    StatusCode::OK,
+                    &doc,
+                    &cx.request_id,
+                ))
             }
             Operation::Unsupported(name) => Err(AwsError::not_implemented("Lambda", name)),
         }

@@ -219,7 +219,12 @@ mod tests {
     #[test]
     fn routes_known_operations() {
         assert_eq!(
-            op(Method::POST, "/2015-03-31/functions/my%3Afn/invocations", Some("Qualifier=%24LATEST")).unwrap(),
+            op(
+                Method::POST,
+                "/2015-03-31/functions/my%3Afn/invocations",
+                Some("Qualifier=%24LATEST")
+            )
+            .unwrap(),
             Operation::Invoke {
                 function: "my:fn".into(),
                 qualifier: Some("$LATEST".into()),
@@ -230,17 +235,26 @@ mod tests {
         );
         assert_eq!(
             op(Method::GET, "/2015-03-31/functions/", Some("MaxItems=2")).unwrap(),
-            Operation::ListFunctions { marker: None, max_items: 2 }
+            Operation::ListFunctions {
+                marker: None,
+                max_items: 2
+            }
         );
         assert_eq!(
             op(Method::GET, "/2015-03-31/functions/f/configuration", None).unwrap(),
-            Operation::GetFunctionConfiguration { function: "f".into(), qualifier: None }
+            Operation::GetFunctionConfiguration {
+                function: "f".into(),
+                qualifier: None
+            }
         );
         assert_eq!(
             op(Method::POST, "/2015-03-31/functions", None).unwrap(),
             Operation::Unsupported("CreateFunction")
         );
-        assert_eq!(op(Method::GET, "/nope", None).unwrap_err().code, "UnknownOperationException");
+        assert_eq!(
+            op(Method::GET, "/nope", None).unwrap_err().code,
+            "UnknownOperationException"
+        );
         assert!(op(Method::GET, "/2015-03-31/functions/", Some("MaxItems=0")).is_err());
     }
 }

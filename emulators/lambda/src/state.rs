@@ -86,7 +86,11 @@ impl Registry {
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<Arc<FunctionEntry>> {
-        self.functions.read().expect("registry lock").get(name).cloned()
+        self.functions
+            .read()
+            .expect("registry lock")
+            .get(name)
+            .cloned()
     }
 
     pub(crate) fn all(&self) -> Vec<Arc<FunctionEntry>> {
@@ -204,7 +208,9 @@ impl AsyncQueue {
         let in_flight = self.in_flight.lock().expect("queue lock").clone();
         self.db.with(|c| {
             let mut stmt = c
-                .prepare_cached("SELECT id, next_attempt_ms FROM lambda_async_queue ORDER BY next_attempt_ms")
+                .prepare_cached(
+                    "SELECT id, next_attempt_ms FROM lambda_async_queue ORDER BY next_attempt_ms",
+                )
                 .ok()?;
             let mut rows = stmt.query([]).ok()?;
             while let Ok(Some(row)) = rows.next() {
@@ -241,8 +247,10 @@ impl AsyncQueue {
     pub(crate) fn len(&self) -> usize {
         self.db
             .with(|c| {
-                c.query_row("SELECT COUNT(*) FROM lambda_async_queue", [], |r| r.get::<_, i64>(0))
-                    .optional()
+                c.query_row("SELECT COUNT(*) FROM lambda_async_queue", [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .optional()
             })
             .ok()
             .flatten()

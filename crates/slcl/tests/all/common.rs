@@ -35,7 +35,10 @@ impl Slcl {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 eprintln!("slcl> {line}");
-                if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://127.0.0.1:")) {
+                if let Some(url) = line
+                    .split_whitespace()
+                    .find(|w| w.starts_with("http://127.0.0.1:"))
+                {
                     if let Some(tx) = tx.take() {
                         let _ = tx.send(url.trim_end_matches(':').to_string());
                     }
@@ -67,7 +70,10 @@ impl Slcl {
             if out.contains(needle) {
                 return out;
             }
-            assert!(start.elapsed() < timeout, "timed out waiting for {needle:?} in slcl output:\n{out}");
+            assert!(
+                start.elapsed() < timeout,
+                "timed out waiting for {needle:?} in slcl output:\n{out}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -75,7 +81,10 @@ impl Slcl {
     /// Stops slcl with SIGINT (as Ctrl-C) and waits for it to exit cleanly.
     pub fn stop(mut self) {
         let pid = self.child.id() as i32;
-        let status = Command::new("kill").args(["-INT", &pid.to_string()]).status().unwrap();
+        let status = Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status()
+            .unwrap();
         assert!(status.success());
         let start = Instant::now();
         loop {
@@ -83,7 +92,10 @@ impl Slcl {
                 assert!(status.success(), "slcl exited with {status}");
                 return;
             }
-            assert!(start.elapsed() < Duration::from_secs(20), "slcl did not stop on SIGINT");
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "slcl did not stop on SIGINT"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -172,7 +184,10 @@ pub fn project(toml: &str) -> tempfile::TempDir {
 
 /// Repository root.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// Polls `f` until it returns Some, or panics after `timeout`.

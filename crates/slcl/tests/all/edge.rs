@@ -19,10 +19,16 @@ fn health_and_unserved_requests() {
     let out = slcl.aws(&["dynamodb", "list-tables"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("NotImplemented") && err.contains("dynamodb"), "{err}");
+    assert!(
+        err.contains("NotImplemented") && err.contains("dynamodb"),
+        "{err}"
+    );
     let out = slcl.aws(&["sns", "list-topics"]);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("NotImplemented") && err.contains("sns"), "{err}");
+    assert!(
+        err.contains("NotImplemented") && err.contains("sns"),
+        "{err}"
+    );
     // An S3 operation slcl does not support yet names itself.
     slcl.aws_ok(&["s3api", "create-bucket", "--bucket", "site"]);
     let out = slcl.aws(&["s3api", "get-bucket-website", "--bucket", "site"]);

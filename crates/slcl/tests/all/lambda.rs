@@ -39,8 +39,15 @@ fn invoke_with_cli_and_boto3() {
     let slcl = Slcl::up(dir.path());
     let out = dir.path().join("out.json");
     let meta: Value = serde_json::from_str(&slcl.aws_ok(&[
-        "lambda", "invoke", "--function-name", "echo", "--payload", r#"{"hello":"wörld"}"#,
-        "--log-type", "Tail", out.to_str().unwrap(),
+        "lambda",
+        "invoke",
+        "--function-name",
+        "echo",
+        "--payload",
+        r#"{"hello":"wörld"}"#,
+        "--log-type",
+        "Tail",
+        out.to_str().unwrap(),
     ]))
     .unwrap();
     assert_eq!(meta["StatusCode"], 200);
@@ -52,7 +59,10 @@ fn invoke_with_cli_and_boto3() {
         "import base64\nprint(base64.b64decode(sys.argv[1]).decode())",
         &[meta["LogResult"].as_str().unwrap()],
     );
-    assert!(log.contains("START RequestId: ") && log.contains("REPORT RequestId: "), "{log}");
+    assert!(
+        log.contains("START RequestId: ") && log.contains("REPORT RequestId: "),
+        "{log}"
+    );
     assert!(log.contains("Memory Size: 256 MB"), "{log}");
 
     // boto3, by ARN, with a function error.
@@ -68,13 +78,26 @@ fn invoke_with_cli_and_boto3() {
 
     // Async: 202, and the function runs.
     let meta: Value = serde_json::from_str(&slcl.aws_ok(&[
-        "lambda", "invoke", "--function-name", "echo", "--invocation-type", "Event",
-        "--payload", r#"{"async":true}"#, out.to_str().unwrap(),
+        "lambda",
+        "invoke",
+        "--function-name",
+        "echo",
+        "--invocation-type",
+        "Event",
+        "--payload",
+        r#"{"async":true}"#,
+        out.to_str().unwrap(),
     ]))
     .unwrap();
     assert_eq!(meta["StatusCode"], 202);
     let dry: Value = serde_json::from_str(&slcl.aws_ok(&[
-        "lambda", "invoke", "--function-name", "echo", "--invocation-type", "DryRun", out.to_str().unwrap(),
+        "lambda",
+        "invoke",
+        "--function-name",
+        "echo",
+        "--invocation-type",
+        "DryRun",
+        out.to_str().unwrap(),
     ]))
     .unwrap();
     assert_eq!(dry["StatusCode"], 204);
@@ -85,23 +108,54 @@ fn lambda_errors_are_aws_shaped() {
     let dir = functions_project();
     let slcl = Slcl::up(dir.path());
     let out = dir.path().join("out.json");
-    let missing = slcl.aws(&["lambda", "invoke", "--function-name", "nope", out.to_str().unwrap()]);
+    let missing = slcl.aws(&[
+        "lambda",
+        "invoke",
+        "--function-name",
+        "nope",
+        out.to_str().unwrap(),
+    ]);
     assert!(!missing.status.success());
     let err = String::from_utf8_lossy(&missing.stderr);
-    assert!(err.contains("ResourceNotFoundException") && err.contains("function:nope"), "{err}");
-    let bad_json = slcl.aws(&["lambda", "invoke", "--function-name", "echo", "--payload", "{not json", out.to_str().unwrap()]);
+    assert!(
+        err.contains("ResourceNotFoundException") && err.contains("function:nope"),
+        "{err}"
+    );
+    let bad_json = slcl.aws(&[
+        "lambda",
+        "invoke",
+        "--function-name",
+        "echo",
+        "--payload",
+        "{not json",
+        out.to_str().unwrap(),
+    ]);
     let err = String::from_utf8_lossy(&bad_json.stderr);
     assert!(err.contains("InvalidRequestContentException"), "{err}");
     let unsupported = slcl.aws(&["lambda", "list-layers"]);
     let err = String::from_utf8_lossy(&unsupported.stderr);
-    assert!(err.contains("NotImplemented") && err.contains("ListLayers"), "{err}");
+    assert!(
+        err.contains("NotImplemented") && err.contains("ListLayers"),
+        "{err}"
+    );
 
-    let conf: Value = serde_json::from_str(&slcl.aws_ok(&["lambda", "get-function-configuration", "--function-name", "swap"])).unwrap();
-    assert_eq!(conf["FunctionArn"], "arn:aws:lambda:us-east-1:000000000000:function:swap");
+    let conf: Value = serde_json::from_str(&slcl.aws_ok(&[
+        "lambda",
+        "get-function-configuration",
+        "--function-name",
+        "swap",
+    ]))
+    .unwrap();
+    assert_eq!(
+        conf["FunctionArn"],
+        "arn:aws:lambda:us-east-1:000000000000:function:swap"
+    );
     assert_eq!(conf["Environment"]["Variables"]["GREETING"], "hi");
     assert_eq!(conf["Timeout"], 3);
     assert_eq!(conf["MemorySize"], 128);
-    let list: Value = serde_json::from_str(&slcl.aws_ok(&["lambda", "list-functions", "--max-items", "2"])).unwrap();
+    let list: Value =
+        serde_json::from_str(&slcl.aws_ok(&["lambda", "list-functions", "--max-items", "2"]))
+            .unwrap();
     assert_eq!(list["Functions"].as_array().unwrap().len(), 2);
     assert!(list["NextToken"].is_string(), "{list}");
 }
@@ -112,19 +166,38 @@ fn changed_wasm_serves_the_next_invocation_without_restart() {
     let slcl = Slcl::up(dir.path());
     let out = dir.path().join("out.json");
     let invoke = || {
-        slcl.aws_ok(&["lambda", "invoke", "--function-name", "swap", "--payload", r#"{"x":1}"#, out.to_str().unwrap()]);
+        slcl.aws_ok(&[
+            "lambda",
+            "invoke",
+            "--function-name",
+            "swap",
+            "--payload",
+            r#"{"x":1}"#,
+            out.to_str().unwrap(),
+        ]);
         serde_json::from_slice::<Value>(&std::fs::read(&out).unwrap()).unwrap()
     };
     assert_eq!(invoke(), serde_json::json!({"x": 1}));
-    let before: Value = serde_json::from_str(&slcl.aws_ok(&["lambda", "get-function", "--function-name", "swap"])).unwrap();
+    let before: Value =
+        serde_json::from_str(&slcl.aws_ok(&["lambda", "get-function", "--function-name", "swap"]))
+            .unwrap();
     // Replace the code the way a build does: write a new file over the old one.
     std::fs::copy(slcl_fixtures::CONTEXT, dir.path().join("swap.wasm.tmp")).unwrap();
-    std::fs::rename(dir.path().join("swap.wasm.tmp"), dir.path().join("swap.wasm")).unwrap();
+    std::fs::rename(
+        dir.path().join("swap.wasm.tmp"),
+        dir.path().join("swap.wasm"),
+    )
+    .unwrap();
     let after = eventually(Duration::from_secs(30), "the reloaded code", || {
         let v = invoke();
         v.get("request_id").is_some().then_some(v)
     });
     assert_eq!(after["function_name"], "swap");
-    let now: Value = serde_json::from_str(&slcl.aws_ok(&["lambda", "get-function", "--function-name", "swap"])).unwrap();
-    assert_ne!(before["Configuration"]["CodeSha256"], now["Configuration"]["CodeSha256"]);
+    let now: Value =
+        serde_json::from_str(&slcl.aws_ok(&["lambda", "get-function", "--function-name", "swap"]))
+            .unwrap();
+    assert_ne!(
+        before["Configuration"]["CodeSha256"],
+        now["Configuration"]["CodeSha256"]
+    );
 }

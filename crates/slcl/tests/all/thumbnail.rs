@@ -45,22 +45,37 @@ fn check_thumbnail(slcl: &Slcl, key: &str, original: &Path) {
     let out = tempfile::tempdir().unwrap();
     let local = out.path().join("thumb");
     let got = eventually(Duration::from_secs(90), &format!("thumbnail {key}"), || {
-        let o = slcl.aws(&["s3", "cp", &format!("s3://photos/{key}"), local.to_str().unwrap()]);
+        let o = slcl.aws(&[
+            "s3",
+            "cp",
+            &format!("s3://photos/{key}"),
+            local.to_str().unwrap(),
+        ]);
         o.status.success().then(|| std::fs::read(&local).unwrap())
     });
     let original_bytes = std::fs::read(original).unwrap();
     let original_img = image::load_from_memory(&original_bytes).unwrap();
     let format = image::guess_format(&got).expect("thumbnail is an image");
-    assert_eq!(format, image::guess_format(&original_bytes).unwrap(), "{key} keeps its format");
+    assert_eq!(
+        format,
+        image::guess_format(&original_bytes).unwrap(),
+        "{key} keeps its format"
+    );
     let thumb = image::load_from_memory(&got).expect("thumbnail decodes");
     let (w, h) = (thumb.width() as f64, thumb.height() as f64);
     let (ow, oh) = (original_img.width() as f64, original_img.height() as f64);
     assert!(w <= 128.0 && h <= 128.0, "{key} is {w}x{h}");
     let scale = (128.0 / ow.max(oh)).min(1.0);
-    assert!((w - ow * scale).abs() <= 1.0 && (h - oh * scale).abs() <= 1.0,
-        "{key}: {w}x{h} does not keep the aspect ratio of {ow}x{oh}");
+    assert!(
+        (w - ow * scale).abs() <= 1.0 && (h - oh * scale).abs() <= 1.0,
+        "{key}: {w}x{h} does not keep the aspect ratio of {ow}x{oh}"
+    );
     let head = slcl.aws_ok(&["s3api", "head-object", "--bucket", "photos", "--key", key]);
-    let expected_type = if format == image::ImageFormat::Png { "image/png" } else { "image/jpeg" };
+    let expected_type = if format == image::ImageFormat::Png {
+        "image/png"
+    } else {
+        "image/jpeg"
+    };
     assert!(head.contains(expected_type), "{key} content type: {head}");
 }
 
@@ -81,7 +96,12 @@ fn thumbnails_for_every_photo_from_cli_and_boto3() {
         };
         let key = format!("uploads/{name}");
         if i % 2 == 0 {
-            slcl.aws_ok(&["s3", "cp", photo.to_str().unwrap(), &format!("s3://photos/{key}")]);
+            slcl.aws_ok(&[
+                "s3",
+                "cp",
+                photo.to_str().unwrap(),
+                &format!("s3://photos/{key}"),
+            ]);
         } else {
             slcl.python(
                 "client('s3').upload_file(sys.argv[1], 'photos', sys.argv[2])",
@@ -106,12 +126,22 @@ fn non_image_upload_is_a_function_error_and_nothing_breaks() {
     let slcl = Slcl::up(project.path());
     let notes = project.path().join("notes.txt");
     std::fs::write(&notes, "not a photo").unwrap();
-    slcl.aws_ok(&["s3", "cp", notes.to_str().unwrap(), "s3://photos/uploads/notes.txt"]);
+    slcl.aws_ok(&[
+        "s3",
+        "cp",
+        notes.to_str().unwrap(),
+        "s3://photos/uploads/notes.txt",
+    ]);
     slcl.wait_for_output("function error", Duration::from_secs(60));
     // The stack keeps working: a real photo still gets its thumbnail.
     let photo = &photos()[0];
     let name = photo.file_name().unwrap().to_str().unwrap();
-    slcl.aws_ok(&["s3", "cp", photo.to_str().unwrap(), &format!("s3://photos/uploads/{name}")]);
+    slcl.aws_ok(&[
+        "s3",
+        "cp",
+        photo.to_str().unwrap(),
+        &format!("s3://photos/uploads/{name}"),
+    ]);
     check_thumbnail(&slcl, &format!("thumbnails/{name}"), photo);
     let listing = slcl.aws_ok(&["s3", "ls", "s3://photos/thumbnails/"]);
     assert!(!listing.contains("notes.txt"), "{listing}");
