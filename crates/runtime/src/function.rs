@@ -607,6 +607,10 @@ impl Function {
                 which: 1,
             })
             .wall_clock(StackWallClock(self.runtime.clock.clone()))
+            // The defaults already deny sockets; say so where it matters.
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
             .arg(&spec.name)
             .env("AWS_REGION", &config.region)
             .env("AWS_DEFAULT_REGION", &config.region)

@@ -45,3 +45,22 @@ async fn code_sha256_and_size_match_lambda() {
     assert_eq!(f.code_size(), bytes.len() as u64);
     assert_eq!(f.spec().name, "facts");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debug_mode_compiles_with_debug_info_and_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = harness(|c| {
+        c.debug = true;
+        c.cache_dir = Some(dir.path().to_owned());
+    });
+    let f = h.load(fixture("debuggable", slcl_fixtures::ECHO)).await;
+    let entry = std::fs::read_dir(dir.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let name = entry.file_name().into_string().unwrap();
+    assert!(name.contains("-debug-"), "{name}");
+    let result = invoke(&f, serde_json::json!({"hi": 1})).await;
+    assert_eq!(json_result(&result), serde_json::json!({"hi": 1}));
+}
