@@ -3,7 +3,7 @@
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -60,20 +60,47 @@ pub(crate) fn build_engine(config: &RuntimeConfig) -> Result<Engine, RuntimeErro
     Engine::new(&cfg).map_err(|e| RuntimeError::Engine(format!("{e:?}")))
 }
 
-/// Advances the engine's epoch every [`EPOCH_TICK`] until dropped.
+/// Advances the engine's epoch every [`EPOCH_TICK`] while any guest runs, until
+/// dropped. With no guest running the thread parks, so an idle stack costs no CPU.
 pub(crate) struct EpochTicker {
-    stop: Arc<AtomicBool>,
+    shared: Arc<TickerShared>,
+    thread: std::thread::Thread,
+}
+
+struct TickerShared {
+    stop: AtomicBool,
+    /// Guests running now (instantiating or handling an invocation).
+    active: AtomicUsize,
+}
+
+/// Keeps the ticker running while alive; see [`EpochTicker::enter`].
+pub(crate) struct TickerGuard {
+    shared: Arc<TickerShared>,
+}
+
+impl Drop for TickerGuard {
+    fn drop(&mut self) {
+        self.shared.active.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl EpochTicker {
     pub(crate) fn start(engine: &Engine) -> EpochTicker {
-        let stop = Arc::new(AtomicBool::new(false));
+        let shared = Arc::new(TickerShared {
+            stop: AtomicBool::new(false),
+            active: AtomicUsize::new(0),
+        });
         let weak = engine.weak();
-        let flag = stop.clone();
-        std::thread::Builder::new()
+        let state = shared.clone();
+        let handle = std::thread::Builder::new()
             .name("slcl-epoch".into())
             .spawn(move || {
-                while !flag.load(Ordering::Relaxed) {
+                while !state.stop.load(Ordering::SeqCst) {
+                    if state.active.load(Ordering::SeqCst) == 0 {
+                        // `enter` unparks us; the timeout re-checks `stop` now and then.
+                        std::thread::park_timeout(Duration::from_secs(1));
+                        continue;
+                    }
                     std::thread::sleep(EPOCH_TICK);
                     match weak.upgrade() {
                         Some(engine) => engine.increment_epoch(),
@@ -82,13 +109,27 @@ impl EpochTicker {
                 }
             })
             .expect("failed to spawn the epoch ticker thread");
-        EpochTicker { stop }
+        EpochTicker {
+            shared,
+            thread: handle.thread().clone(),
+        }
+    }
+
+    /// Marks a guest as running until the guard is dropped, waking the ticker.
+    pub(crate) fn enter(&self) -> TickerGuard {
+        if self.shared.active.fetch_add(1, Ordering::SeqCst) == 0 {
+            self.thread.unpark();
+        }
+        TickerGuard {
+            shared: self.shared.clone(),
+        }
     }
 }
 
 impl Drop for EpochTicker {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.shared.stop.store(true, Ordering::SeqCst);
+        self.thread.unpark();
     }
 }
 

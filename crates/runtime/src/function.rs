@@ -321,6 +321,8 @@ impl Function {
     /// the runtime could not run it at all.
     #[tracing::instrument(name = "lambda.invoke", skip_all, fields(function = %self.spec.name, request_id = %inv.request_id))]
     pub async fn invoke(&self, inv: Invocation) -> Result<InvocationResult, RuntimeError> {
+        // Timeouts need the epoch to advance while the guest runs.
+        let _ticking = self.runtime.ticker.enter();
         let (mut instance, init_duration) = match self.take_idle() {
             Some(instance) => (instance, None),
             None => {

@@ -217,7 +217,7 @@ pub(crate) struct RuntimeInner {
     pub(crate) outbound: Arc<outbound::Outbound>,
     /// Idle pools of every loaded function, for eviction when the allocator is full.
     idle_pools: Mutex<Vec<Weak<IdlePool>>>,
-    _ticker: engine::EpochTicker,
+    pub(crate) ticker: engine::EpochTicker,
 }
 
 impl RuntimeInner {
@@ -285,7 +285,7 @@ impl Runtime {
                 clock,
                 outbound,
                 idle_pools: Mutex::new(Vec::new()),
-                _ticker: ticker,
+                ticker,
             }),
         })
     }

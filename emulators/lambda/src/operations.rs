@@ -133,6 +133,23 @@ impl LambdaService {
                 client_context,
             } => {
                 let entry = self.resolve(&function, qualifier.as_deref())?;
+                // The API takes ClientContext as base64 JSON; the runtime API hands the
+                // function the decoded JSON.
+                let client_context = client_context
+                    .map(|b64| {
+                        base64::engine::general_purpose::STANDARD
+                            .decode(b64.trim())
+                            .ok()
+                            .and_then(|raw| String::from_utf8(raw).ok())
+                            .filter(|json| serde_json::from_str::<Value>(json).is_ok())
+                            .ok_or_else(|| {
+                                AwsError::bad_request(
+                                    "InvalidRequestContentException",
+                                    "Client context must be a valid Base64-encoded JSON object.",
+                                )
+                            })
+                    })
+                    .transpose()?;
                 let limit = if invocation_type == "Event" {
                     MAX_ASYNC_PAYLOAD
                 } else {

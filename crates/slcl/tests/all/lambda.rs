@@ -201,3 +201,61 @@ fn changed_wasm_serves_the_next_invocation_without_restart() {
         now["Configuration"]["CodeSha256"]
     );
 }
+
+#[test]
+fn function_sees_lambda_context_and_environment() {
+    let dir = project(&format!(
+        "[functions.ctx]\nwasm = {}\nmemory = 512\ntimeout = 7\nenv = {{ COLOUR = \"blue\" }}\n",
+        toml_path(slcl_fixtures::CONTEXT)
+    ));
+    let slcl = Slcl::up(dir.path());
+    let got = slcl.python(
+        "import base64\ncc = base64.b64encode(json.dumps({'custom': {'app': 'demo'}, 'env': {'locale': 'en'}}).encode()).decode()\nr = client('lambda').invoke(FunctionName='ctx', Payload=b'{}', ClientContext=cc)\nprint(json.dumps({'id': r['ResponseMetadata']['RequestId'], 'body': json.loads(r['Payload'].read())}))",
+        &[],
+    );
+    let got: Value = serde_json::from_str(got.trim()).unwrap();
+    let ctx = &got["body"];
+    assert_eq!(
+        ctx["request_id"], got["id"],
+        "the invocation's request id is the API's"
+    );
+    assert_eq!(
+        ctx["invoked_function_arn"],
+        "arn:aws:lambda:us-east-1:000000000000:function:ctx"
+    );
+    assert_eq!(ctx["function_name"], "ctx");
+    assert_eq!(ctx["memory"], 512);
+    assert_eq!(ctx["version"], "$LATEST");
+    assert_eq!(ctx["log_group"], "/aws/lambda/ctx");
+    let remaining = ctx["remaining_ms"].as_u64().unwrap();
+    assert!(
+        remaining > 5_000 && remaining <= 7_000,
+        "remaining {remaining} ms of a 7 s timeout"
+    );
+    assert_eq!(ctx["client_context"]["custom"]["app"], "demo");
+    let env = &ctx["env"];
+    assert_eq!(env["AWS_REGION"], "us-east-1");
+    assert_eq!(env["AWS_LAMBDA_FUNCTION_NAME"], "ctx");
+    assert_eq!(env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"], "512");
+    assert_eq!(env["AWS_ENDPOINT_URL"], slcl.endpoint.as_str());
+    assert!(env["AWS_ACCESS_KEY_ID"].is_string() && env["AWS_SECRET_ACCESS_KEY"].is_string());
+    assert!(
+        ctx["xray_trace_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("Root=1-"),
+        "{ctx}"
+    );
+    // A client context that is not base64 JSON is refused, as Lambda does.
+    let out = slcl.aws(&[
+        "lambda",
+        "invoke",
+        "--function-name",
+        "ctx",
+        "--client-context",
+        "!!notbase64",
+        dir.path().join("o.json").to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("InvalidRequestContentException"), "{err}");
+}
