@@ -276,7 +276,7 @@ impl LambdaService {
                 let out = self
                     .invoke_with(&entry.decl.name, payload, trace, cx.request_id.clone(), client_context)
                     .await
-                    .map_err(|e| AwsError::new(StatusCode::INTERNAL_SERVER_ERROR, "ServiceException", e.to_string()))?;
+                    .map_err(runtime_error)?;
                 let mut resp = protocol::bytes_response(StatusCode::OK, out.payload().clone(), &out.request_id);
                 let headers = resp.headers_mut();
                 headers.insert("x-amz-executed-version", HeaderValue::from_static("$LATEST"));
@@ -334,6 +334,24 @@ impl LambdaService {
             "EphemeralStorage": { "Size": 512 },
             "LoggingConfig": { "LogFormat": "Text", "LogGroup": format!("/aws/lambda/{}", decl.name) },
         })
+    }
+}
+
+/// Maps a failure to run a function at all (not a function error) to Lambda's API
+/// error: no free instance is Lambda's throttle (429), anything else a service error.
+fn runtime_error(e: LambdaError) -> AwsError {
+    match e {
+        LambdaError::Runtime(slcl_runtime::RuntimeError::Capacity { .. }) => AwsError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyRequestsException",
+            format!("Rate Exceeded. Reason: ConcurrentInvocationLimitExceeded ({e})"),
+        ),
+        LambdaError::NotFound(arn) => protocol::function_not_found(&arn),
+        other => AwsError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ServiceException",
+            other.to_string(),
+        ),
     }
 }
 
