@@ -44,6 +44,7 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -65,6 +66,11 @@ async fn up(dir: Option<PathBuf>, host: String, port: u16, debug: bool) -> anyho
     let started = std::time::Instant::now();
     let mut builder = Stack::builder().host(host).port(port).debug(debug);
     if let Some(dir) = dir {
+        anyhow::ensure!(
+            dir.is_dir(),
+            "project folder `{}` does not exist",
+            dir.display()
+        );
         builder = builder.project_dir(dir);
     }
     let stack = builder.start().await?;

@@ -134,7 +134,12 @@ impl StackBuilder {
 
         let listener = TcpListener::bind((self.host.as_str(), self.port))
             .await
-            .with_context(|| format!("failed to listen on {}:{}", self.host, self.port))?;
+            .with_context(|| {
+                format!(
+                    "failed to listen on {}:{} (is another slcl or LocalStack running? pick another port with --port)",
+                    self.host, self.port
+                )
+            })?;
         let addr = listener.local_addr()?;
         let stack = StackContext {
             region: config.region.clone(),
@@ -185,7 +190,8 @@ impl StackBuilder {
                     ),
                 }
             }
-            lambda
+            let loading = std::time::Instant::now();
+            let entry = lambda
                 .declare(FunctionDecl {
                     name: name.clone(),
                     wasm,
@@ -195,6 +201,15 @@ impl StackBuilder {
                     description: f.description.clone(),
                 })
                 .await?;
+            let how = if entry.function.compiled_from_cache() {
+                "from the compile cache"
+            } else {
+                "compiled; cached for next time"
+            };
+            println!(
+                "loaded function `{name}` in {} ms ({how})",
+                loading.elapsed().as_millis()
+            );
         }
         for (bucket, b) in &config.buckets {
             s3.ensure_bucket(bucket)?;
@@ -212,6 +227,24 @@ impl StackBuilder {
                     suffix: n.suffix.clone(),
                 })
                 .collect::<Vec<_>>();
+            for n in &notifications {
+                if let Some(bad) = n
+                    .events
+                    .iter()
+                    .find(|e| !slcl_s3::events::EVENT_TYPES.contains(&e.as_str()))
+                {
+                    anyhow::bail!(
+                        "buckets.{bucket}.notifications: `{bad}` is not an S3 event type (such as s3:ObjectCreated:* or s3:ObjectRemoved:Delete)"
+                    );
+                }
+                let exists =
+                    slcl_core::Arn::parse(&n.function_arn).is_some_and(|arn| bus.exists(&arn));
+                anyhow::ensure!(
+                    exists,
+                    "buckets.{bucket}.notifications: function `{}` does not exist in this stack",
+                    n.function_arn
+                );
+            }
             if !notifications.is_empty() {
                 s3.set_lambda_notifications(bucket, notifications)?;
             }

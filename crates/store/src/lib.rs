@@ -33,6 +33,14 @@ pub enum StoreError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// Another process (another `slcl up`) is using this state folder.
+    #[error(
+        "state folder `{path}` is in use by another slcl process; stop it or use another folder"
+    )]
+    Locked {
+        /// The folder.
+        path: PathBuf,
+    },
     /// SQLite failed.
     #[error("state database `{path}`: {source}")]
     Sqlite {
@@ -51,6 +59,9 @@ pub struct Store {
 
 struct Inner {
     root: PathBuf,
+    // Held for the store's lifetime: one process per state folder, so two stacks never
+    // run the same queues. The OS releases it when the process dies, even by SIGKILL.
+    _lock: Option<std::fs::File>,
     // Keeps a temporary store's folder alive until the last handle goes.
     _temp: Option<tempfile::TempDir>,
 }
@@ -60,8 +71,34 @@ impl Store {
     pub fn open(root: impl AsRef<Path>) -> Result<Store, StoreError> {
         let root = root.as_ref().to_path_buf();
         Self::prepare(&root)?;
+        let lock_path = root.join("lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|source| StoreError::Folder {
+                path: lock_path.clone(),
+                source,
+            })?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::Locked { path: root })
+            }
+            Err(std::fs::TryLockError::Error(source)) => {
+                return Err(StoreError::Folder {
+                    path: lock_path,
+                    source,
+                })
+            }
+        }
         Ok(Store {
-            inner: Arc::new(Inner { root, _temp: None }),
+            inner: Arc::new(Inner {
+                root,
+                _lock: Some(lock),
+                _temp: None,
+            }),
         })
     }
 
@@ -79,6 +116,7 @@ impl Store {
         Ok(Store {
             inner: Arc::new(Inner {
                 root,
+                _lock: None,
                 _temp: Some(temp),
             }),
         })
@@ -173,6 +211,10 @@ mod tests {
                 .unwrap();
         }
         let store = Store::open(dir.path()).unwrap();
+        assert!(
+            matches!(Store::open(dir.path()), Err(StoreError::Locked { .. })),
+            "a second open of the same folder is refused while the first is alive"
+        );
         let x: i64 = store
             .db()
             .unwrap()

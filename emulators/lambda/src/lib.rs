@@ -46,8 +46,8 @@ pub enum LambdaError {
     /// No function has this name.
     #[error("Function not found: {0}")]
     NotFound(String),
-    /// The function's code could not be loaded.
-    #[error("failed to load function `{name}`: {source}")]
+    /// The function's code could not be loaded (the source names function and file).
+    #[error("{source}")]
     Load {
         /// Function name.
         name: String,

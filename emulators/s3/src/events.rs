@@ -42,7 +42,7 @@ pub struct NotificationConfiguration {
 }
 
 /// The event types S3 accepts in a configuration (botocore's `Event` enum).
-const EVENT_TYPES: &[&str] = &[
+pub const EVENT_TYPES: &[&str] = &[
     "s3:ReducedRedundancyLostObject",
     "s3:ObjectCreated:*",
     "s3:ObjectCreated:Put",

@@ -57,6 +57,38 @@ impl Slcl {
         }
     }
 
+    /// Runs `slcl up <dir> --port 0`, expects it to fail at startup, and returns what
+    /// it printed on stderr.
+    pub fn up_fails(dir: &Path) -> String {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_slcl"))
+            .arg("up")
+            .arg(dir)
+            .args(["--port", "0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .env_remove("RUST_BACKTRACE")
+            .spawn()
+            .expect("failed to start slcl");
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if start.elapsed() > Duration::from_secs(60) {
+                let _ = child.kill();
+                panic!(
+                    "slcl up {} should have failed but kept running",
+                    dir.display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+        assert!(!status.success(), "slcl up succeeded: {err}");
+        err
+    }
+
     /// Everything slcl printed so far.
     pub fn output(&self) -> String {
         self.output.lock().unwrap().join("\n")

@@ -39,3 +39,36 @@ fn health_and_unserved_requests() {
     let bare = Slcl::up(empty.path());
     assert_eq!(bare.http("GET", "/_slcl/health").0, 200);
 }
+
+#[test]
+fn startup_errors_name_the_problem() {
+    let missing = tempfile::tempdir().unwrap();
+    let err = Slcl::up_fails(&missing.path().join("no-such-project"));
+    assert!(err.contains("does not exist"), "{err}");
+
+    let typo = project("[functions.f]\nwasm = \"f.wasm\"\nmemroy = 256\n");
+    let err = Slcl::up_fails(typo.path());
+    assert!(err.contains("memroy"), "{err}");
+
+    let bad_event = project(&format!(
+        "[functions.f]\nwasm = {}\n[[buckets.inbox.notifications]]\nfunction = \"f\"\nevents = [\"s3:ObjectCreated:Putt\"]\n",
+        crate::common::toml_path(slcl_fixtures::ECHO)
+    ));
+    let err = Slcl::up_fails(bad_event.path());
+    assert!(err.contains("s3:ObjectCreated:Putt"), "{err}");
+
+    let unknown_arn = project(
+        "[[buckets.inbox.notifications]]\nfunction = \"arn:aws:lambda:us-east-1:000000000000:function:nothere\"\n",
+    );
+    let err = Slcl::up_fails(unknown_arn.path());
+    assert!(
+        err.contains("function:nothere") && err.contains("does not exist"),
+        "{err}"
+    );
+
+    // One process per state folder: a second `slcl up` on the same project is refused.
+    let shared = project("");
+    let _first = Slcl::up(shared.path());
+    let err = Slcl::up_fails(shared.path());
+    assert!(err.contains("in use by another slcl process"), "{err}");
+}
