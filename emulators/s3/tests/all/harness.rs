@@ -44,7 +44,9 @@ pub struct Server {
 impl Drop for Server {
     fn drop(&mut self) {
         if let Some(rt) = self.runtime.take() {
-            rt.shutdown_background();
+            // Wait for the tasks (and the store handles they hold) to be dropped, so a
+            // restart can open the same state folder.
+            rt.shutdown_timeout(std::time::Duration::from_secs(5));
         }
     }
 }
