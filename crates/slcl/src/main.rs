@@ -114,7 +114,7 @@ fn print_banner(stack: &Stack, took: std::time::Duration) {
     }
     if rows.is_empty() {
         println!(
-            "no resources declared (add them to slcl.toml, or create them with any AWS client)"
+            "no resources declared (declare them in slcl.toml, or create buckets with any S3 client)"
         );
         return;
     }

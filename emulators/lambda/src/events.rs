@@ -185,7 +185,9 @@ async fn run_queued(service: Arc<LambdaService>, event: QueuedEvent) {
         let failed = match entry.function.invoke(invocation).await {
             Ok(result) => match result.outcome {
                 Outcome::Success(_) => None,
-                Outcome::FunctionError { error_type, .. } => Some(error_type),
+                Outcome::FunctionError { payload, .. } => {
+                    Some(String::from_utf8_lossy(&payload).chars().take(500).collect())
+                }
             },
             Err(e) => Some(e.to_string()),
         };
@@ -198,7 +200,12 @@ async fn run_queued(service: Arc<LambdaService>, event: QueuedEvent) {
                     service.queue.finish(event.id)
                 } else {
                     let at = service.clock.now_millis() + retry_delay(attempts).as_millis() as u64;
-                    tracing::info!(%error, attempts, "async invocation failed; will retry");
+                    tracing::warn!(
+                        %error,
+                        attempts,
+                        retry_in_s = retry_delay(attempts).as_secs(),
+                        "async invocation failed; will retry"
+                    );
                     service.queue.retry_at(event.id, attempts, at)
                 }
             }

@@ -196,7 +196,12 @@ impl LambdaService {
                     "Configuration": self.configuration(&entry),
                     "Code": {
                         "RepositoryType": "S3",
-                        "Location": format!("file://{}", entry.decl.wasm.display()),
+                        "Location": format!(
+                            "file://{}",
+                            std::fs::canonicalize(&entry.decl.wasm)
+                                .unwrap_or_else(|_| entry.decl.wasm.clone())
+                                .display()
+                        ),
                     },
                     "Tags": {},
                 });

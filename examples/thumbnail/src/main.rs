@@ -9,7 +9,7 @@
 use std::io::Cursor;
 
 use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
-use aws_sdk_s3::{primitives::ByteStream, Client};
+use aws_sdk_s3::{error::DisplayErrorContext, primitives::ByteStream, Client};
 use image::{
     codecs::{jpeg::JpegEncoder, png::PngEncoder},
     imageops::FilterType,
@@ -75,7 +75,18 @@ async fn thumbnail_record(s3: &Client, record: &S3EventRecord) -> Result<Option<
         return Ok(None);
     }
 
-    let object = s3.get_object().bucket(bucket).key(&key).send().await?;
+    let object = s3
+        .get_object()
+        .bucket(bucket)
+        .key(&key)
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot read s3://{bucket}/{key}: {}",
+                DisplayErrorContext(&e)
+            )
+        })?;
     let original = object.body.collect().await?.into_bytes();
     let thumbnail = make_thumbnail(&original)
         .map_err(|e| format!("cannot make a thumbnail of s3://{bucket}/{key}: {e}"))?;
@@ -87,7 +98,13 @@ async fn thumbnail_record(s3: &Client, record: &S3EventRecord) -> Result<Option<
         .content_type(thumbnail.format.to_mime_type())
         .body(ByteStream::from(thumbnail.bytes))
         .send()
-        .await?;
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot write s3://{bucket}/{target}: {}",
+                DisplayErrorContext(&e)
+            )
+        })?;
     println!(
         "thumbnail s3://{bucket}/{key} ({}x{}) -> s3://{bucket}/{target} ({}x{})",
         thumbnail.original.0, thumbnail.original.1, thumbnail.size.0, thumbnail.size.1
