@@ -287,7 +287,7 @@ mod tests {
             "-start",
             "end-",
             "a..b",
-            "192.168.5.4",
+            "127.0.5.4",
             "xn--abc",
             "bucket-s3alias",
             "sp ace",

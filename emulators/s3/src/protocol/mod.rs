@@ -910,7 +910,7 @@ mod tests {
             ("localhost", None),
             ("localhost:4566", None),
             ("127.0.0.1:4566", None),
-            ("10.1.2.3", None),
+            ("127.1.2.3", None),
             ("[::1]:4566", None),
             ("s3.localhost.localstack.cloud:4566", None),
             ("localhost.localstack.cloud", None),
