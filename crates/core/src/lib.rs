@@ -29,6 +29,7 @@ mod error;
 pub mod ids;
 mod service;
 mod target;
+mod virtual_clock;
 
 pub use arn::Arn;
 pub use body::{Body, BoxError, Request, Response};
@@ -39,6 +40,7 @@ pub use service::{
     TraceContext,
 };
 pub use target::{Delivery, DeliveryError, InvocationType, Target};
+pub use virtual_clock::VirtualClock;
 
 /// A boxed, sendable future, the return type of the object-safe traits here.
 pub type BoxFuture<'a, T> = futures::future::BoxFuture<'a, T>;

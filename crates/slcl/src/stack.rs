@@ -40,6 +40,7 @@ pub struct StackBuilder {
     build_missing: bool,
     watch: bool,
     log_sink: Arc<dyn LogSink>,
+    clock: SharedClock,
 }
 
 impl Default for StackBuilder {
@@ -54,6 +55,7 @@ impl Default for StackBuilder {
             build_missing: true,
             watch: true,
             log_sink: Arc::new(ConsoleLogSink),
+            clock: SystemClock::shared(),
         }
     }
 }
@@ -116,6 +118,14 @@ impl StackBuilder {
         self
     }
 
+    /// The clock every timer in the stack reads (async retries and their delays, event
+    /// times, the deadline a function sees). Default: the system clock. Pass a
+    /// [`slcl_core::VirtualClock`] to move time by hand in tests.
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// Builds every piece, creates the declared resources and starts serving.
     pub async fn start(self) -> anyhow::Result<Stack> {
         let dir = match &self.project_dir {
@@ -147,7 +157,7 @@ impl StackBuilder {
             endpoint_url: endpoint_url(addr),
         };
 
-        let clock: SharedClock = SystemClock::shared();
+        let clock = Arc::clone(&self.clock);
         let bus = slcl_bus::Bus::new();
         let dispatcher = LateDispatcher::new();
         let runtime = Runtime::new(

@@ -5,5 +5,6 @@ mod common;
 mod edge;
 mod lambda;
 mod restart;
+mod retries;
 mod s3_events;
 mod thumbnail;
