@@ -28,19 +28,30 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
-use slcl_core::{Arn, Delivery, DeliveryError, Target};
+use slcl_core::{Arn, Delivery, DeliveryError, SharedClock, StepKind, Target, TraceLog, TraceStep};
 use tracing::Instrument;
 
 /// Routes deliveries to the [`Target`] that owns the ARN's service namespace.
 #[derive(Default)]
 pub struct Bus {
     targets: RwLock<HashMap<String, Arc<dyn Target>>>,
+    traces: Option<(Arc<TraceLog>, SharedClock)>,
 }
 
 impl Bus {
-    /// An empty bus.
+    /// An empty bus that records no traces.
     pub fn new() -> Arc<Bus> {
         Arc::new(Bus::default())
+    }
+
+    /// An empty bus that records every delivery as a step in `traces`, timed on
+    /// `clock`. The target sees the delivery's own id as its trace parent, so what the
+    /// target does next hangs under the delivery.
+    pub fn with_traces(traces: Arc<TraceLog>, clock: SharedClock) -> Arc<Bus> {
+        Arc::new(Bus {
+            targets: RwLock::default(),
+            traces: Some((traces, clock)),
+        })
     }
 
     /// Makes `target` the owner of every ARN in the `service` namespace (`lambda`, ...).
@@ -68,7 +79,34 @@ impl Bus {
 
     /// Delivers and waits for the target to accept (or, for request/response
     /// deliveries, to answer).
-    pub async fn deliver(&self, delivery: Delivery) -> Result<Bytes, DeliveryError> {
+    pub async fn deliver(&self, mut delivery: Delivery) -> Result<Bytes, DeliveryError> {
+        let Some((traces, clock)) = &self.traces else {
+            return self.route(delivery).await;
+        };
+        let id = slcl_core::ids::uuid();
+        let mut step = TraceStep {
+            trace_id: delivery.trace.trace_id.clone(),
+            id: id.clone(),
+            parent_id: delivery.trace.parent_id.replace(id),
+            kind: StepKind::Delivery,
+            service: "bus".into(),
+            name: delivery.target.to_string(),
+            started_ms: clock.now_millis(),
+            duration_us: 0,
+            outcome: String::new(),
+        };
+        let started = std::time::Instant::now();
+        let result = self.route(delivery).await;
+        step.duration_us = started.elapsed().as_micros() as u64;
+        step.outcome = match &result {
+            Ok(_) => "ok".into(),
+            Err(e) => e.to_string(),
+        };
+        traces.record(step);
+        result
+    }
+
+    async fn route(&self, delivery: Delivery) -> Result<Bytes, DeliveryError> {
         let span = tracing::info_span!(
             "bus.deliver",
             target = %delivery.target,

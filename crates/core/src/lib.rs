@@ -29,6 +29,7 @@ mod error;
 pub mod ids;
 mod service;
 mod target;
+mod trace;
 mod virtual_clock;
 
 pub use arn::Arn;
@@ -40,6 +41,7 @@ pub use service::{
     TraceContext,
 };
 pub use target::{Delivery, DeliveryError, InvocationType, Target};
+pub use trace::{StepKind, TraceLog, TraceStep};
 pub use virtual_clock::VirtualClock;
 
 /// A boxed, sendable future, the return type of the object-safe traits here.

@@ -3,8 +3,9 @@
 //! AWS clients reach every service through one port, as with LocalStack. For each
 //! request the [`Router`] works out which service it is for, in this order:
 //!
-//! 1. slcl's own endpoints: `/_slcl/health` and the LocalStack-compatible
-//!    `/_localstack/health`.
+//! 1. slcl's own endpoints: `/_slcl/health`, the LocalStack-compatible
+//!    `/_localstack/health`, and `/_slcl/traces/<trace id>` (every recorded step of
+//!    one trace: requests, bus deliveries, invocations, with their parents).
 //! 2. The SigV4 credential scope (`Authorization: AWS4-HMAC-SHA256 Credential=…/<date>/
 //!    <region>/<service>/aws4_request`, or `X-Amz-Credential` in a presigned URL).
 //! 3. The `X-Amz-Target` header prefix (JSON protocol services).
@@ -21,8 +22,8 @@
 //!
 //! ```no_run
 //! # async fn run() -> anyhow::Result<()> {
-//! use slcl_core::StackContext;
-//! let router = slcl_edge::Router::new(StackContext::default(), vec![]);
+//! use slcl_core::{StackContext, SystemClock, TraceLog};
+//! let router = slcl_edge::Router::new(StackContext::default(), vec![], SystemClock::shared(), TraceLog::new());
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 //! slcl_edge::serve(listener, router, std::future::pending()).await?;
 //! # Ok(()) }

@@ -4,8 +4,8 @@ use std::time::Instant;
 
 use http::{header, HeaderValue, Method, StatusCode};
 use slcl_core::{
-    body, ids, BoxFuture, Dispatcher, Request, RequestContext, Response, Service, StackContext,
-    TraceContext,
+    body, ids, BoxFuture, Dispatcher, Request, RequestContext, Response, Service, SharedClock,
+    StackContext, StepKind, TraceContext, TraceLog, TraceStep,
 };
 use tracing::Instrument;
 
@@ -117,13 +117,26 @@ fn credential_scope(credential: &str) -> Option<Identified> {
 pub struct Router {
     stack: StackContext,
     services: Arc<BTreeMap<&'static str, Arc<dyn Service>>>,
+    clock: SharedClock,
+    traces: Arc<TraceLog>,
 }
 
 impl Router {
-    /// A router over `services`, keyed by their signing names.
-    pub fn new(stack: StackContext, services: Vec<Arc<dyn Service>>) -> Arc<Router> {
+    /// A router over `services`, keyed by their signing names. Every request it
+    /// answers is recorded in `traces`, timed on `clock`.
+    pub fn new(
+        stack: StackContext,
+        services: Vec<Arc<dyn Service>>,
+        clock: SharedClock,
+        traces: Arc<TraceLog>,
+    ) -> Arc<Router> {
         let services = Arc::new(services.into_iter().map(|s| (s.name(), s)).collect());
-        Arc::new(Router { stack, services })
+        Arc::new(Router {
+            stack,
+            services,
+            clock,
+            traces,
+        })
     }
 
     /// The stack this router serves.
@@ -138,6 +151,11 @@ impl Router {
         if req.method() == Method::GET && (path == "/_slcl/health" || path == "/_localstack/health")
         {
             return self.health();
+        }
+        if req.method() == Method::GET {
+            if let Some(id) = path.strip_prefix("/_slcl/traces/") {
+                return self.trace(id);
+            }
         }
         let found = identify(&req);
         let trace = trace.unwrap_or_else(|| incoming_trace(&req));
@@ -155,6 +173,17 @@ impl Router {
             trace_id = %trace.trace_id,
         );
         let trace_id = trace.trace_id.clone();
+        let mut step = TraceStep {
+            trace_id: trace.trace_id.clone(),
+            id: request_id.clone(),
+            parent_id: trace.parent_id.clone(),
+            kind: StepKind::Request,
+            service: found.service.clone(),
+            name: format!("{} {}", req.method(), req.uri().path()),
+            started_ms: self.clock.now_millis(),
+            duration_us: 0,
+            outcome: String::new(),
+        };
         let mut resp = async {
             let Some(service) = self.services.get(found.service.as_str()) else {
                 return not_emulated(&req, &found.service);
@@ -171,9 +200,31 @@ impl Router {
         }
         .instrument(span)
         .await;
+        step.duration_us = started.elapsed().as_micros() as u64;
+        step.outcome = resp.status().as_u16().to_string();
+        self.traces.record(step);
         if let Ok(v) = HeaderValue::from_str(&trace_id) {
             resp.headers_mut().insert(TRACE_HEADER, v);
         }
+        resp
+    }
+
+    /// `GET /_slcl/traces/<id>`: every recorded step of one trace, in order.
+    fn trace(&self, trace_id: &str) -> Response {
+        let trace_id = percent_encoding::percent_decode_str(trace_id).decode_utf8_lossy();
+        let steps = self.traces.trace(&trace_id);
+        let status = if steps.is_empty() {
+            StatusCode::NOT_FOUND
+        } else {
+            StatusCode::OK
+        };
+        let doc = serde_json::json!({ "traceId": trace_id, "steps": steps });
+        let mut resp = Response::new(body::full(doc.to_string()));
+        *resp.status_mut() = status;
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         resp
     }
 
@@ -200,12 +251,13 @@ impl Router {
 impl Dispatcher for Router {
     fn dispatch(&self, req: Request, trace: TraceContext) -> BoxFuture<'static, Response> {
         // The future must be 'static, so it gets its own (cheap) handle on the services.
-        let services = Arc::clone(&self.services);
-        let stack = self.stack.clone();
-        Box::pin(async move {
-            let router = Router { stack, services };
-            router.handle(req, Some(trace)).await
-        })
+        let router = Router {
+            stack: self.stack.clone(),
+            services: Arc::clone(&self.services),
+            clock: Arc::clone(&self.clock),
+            traces: Arc::clone(&self.traces),
+        };
+        Box::pin(async move { router.handle(req, Some(trace)).await })
     }
 }
 

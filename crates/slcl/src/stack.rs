@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use slcl_config::Config;
-use slcl_core::{LateDispatcher, Service, SharedClock, StackContext, SystemClock};
+use slcl_core::{LateDispatcher, Service, SharedClock, StackContext, SystemClock, TraceLog};
 use slcl_lambda::{FunctionDecl, LambdaService};
 use slcl_runtime::{ConsoleLogSink, LogSink, Runtime, RuntimeConfig};
 use slcl_s3::{LambdaNotification, S3Service};
@@ -158,7 +158,8 @@ impl StackBuilder {
         };
 
         let clock = Arc::clone(&self.clock);
-        let bus = slcl_bus::Bus::new();
+        let traces = TraceLog::new();
+        let bus = slcl_bus::Bus::with_traces(Arc::clone(&traces), Arc::clone(&clock));
         let dispatcher = LateDispatcher::new();
         let runtime = Runtime::new(
             RuntimeConfig {
@@ -178,10 +179,16 @@ impl StackBuilder {
             Arc::clone(&clock),
             stack.clone(),
         )?;
-        let lambda = LambdaService::new(store.clone(), runtime, Arc::clone(&clock), stack.clone())?;
+        let lambda = LambdaService::new(
+            store.clone(),
+            runtime,
+            Arc::clone(&clock),
+            stack.clone(),
+            Arc::clone(&traces),
+        )?;
         bus.register("lambda", lambda.clone());
         let services: Vec<Arc<dyn Service>> = vec![s3.clone(), lambda.clone()];
-        let router = slcl_edge::Router::new(stack.clone(), services);
+        let router = slcl_edge::Router::new(stack.clone(), services, Arc::clone(&clock), traces);
         dispatcher.set(router.clone());
 
         for (name, f) in &config.functions {

@@ -182,7 +182,7 @@ async fn run_queued(service: Arc<LambdaService>, event: QueuedEvent) {
             },
             client_context: None,
         };
-        let failed = match entry.function.invoke(invocation).await {
+        let failed = match service.run_traced(&entry, invocation).await {
             Ok(result) => match result.outcome {
                 Outcome::Success(_) => None,
                 Outcome::FunctionError { payload, .. } => {

@@ -32,7 +32,7 @@ pub mod state;
 
 use std::sync::Arc;
 
-use slcl_core::{SharedClock, StackContext};
+use slcl_core::{SharedClock, StackContext, TraceLog};
 use slcl_runtime::Runtime;
 use slcl_store::Store;
 use tokio::sync::Notify;
@@ -70,10 +70,12 @@ pub struct LambdaService {
     registry: state::Registry,
     queue: state::AsyncQueue,
     wake: Notify,
+    traces: Arc<TraceLog>,
 }
 
 impl LambdaService {
-    /// A Lambda service running functions on `runtime`, keeping its queue in `store`.
+    /// A Lambda service running functions on `runtime`, keeping its queue in `store`
+    /// and recording every invocation as a step in `traces`.
     ///
     /// Call [`LambdaService::start`] once to run queued async invocations (including
     /// ones left over from a previous run).
@@ -82,6 +84,7 @@ impl LambdaService {
         runtime: Runtime,
         clock: SharedClock,
         stack: StackContext,
+        traces: Arc<TraceLog>,
     ) -> Result<Arc<LambdaService>, LambdaError> {
         let db = store.db().map_err(|e| LambdaError::State(e.to_string()))?;
         let queue = state::AsyncQueue::open(db).map_err(|e| LambdaError::State(e.to_string()))?;
@@ -92,6 +95,7 @@ impl LambdaService {
             registry: state::Registry::default(),
             queue,
             wake: Notify::new(),
+            traces,
         }))
     }
 

@@ -7,7 +7,8 @@ use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
 use serde_json::{json, Value};
 use slcl_core::{
-    body, AwsError, BoxFuture, Request, RequestContext, Response, Service, TraceContext,
+    body, AwsError, BoxFuture, Request, RequestContext, Response, Service, StepKind, TraceContext,
+    TraceStep,
 };
 use slcl_runtime::{Invocation, InvocationResult, Outcome};
 use tracing::Instrument;
@@ -72,20 +73,54 @@ impl LambdaService {
             .registry
             .get(name)
             .ok_or_else(|| LambdaError::NotFound(self.function_arn(name)))?;
-        let result = entry
-            .function
-            .invoke(Invocation {
-                request_id: request_id.clone(),
-                payload,
-                trace,
-                client_context,
-            })
+        let result = self
+            .run_traced(
+                &entry,
+                Invocation {
+                    request_id: request_id.clone(),
+                    payload,
+                    trace,
+                    client_context,
+                },
+            )
             .await?;
         Ok(InvokeOutput {
             result,
             executed_version: "$LATEST".into(),
             request_id,
         })
+    }
+
+    /// Runs one invocation and records it as a trace step (its id is the request id,
+    /// its parent the step that caused it).
+    pub(crate) async fn run_traced(
+        &self,
+        entry: &FunctionEntry,
+        inv: Invocation,
+    ) -> Result<InvocationResult, slcl_runtime::RuntimeError> {
+        let mut step = TraceStep {
+            trace_id: inv.trace.trace_id.clone(),
+            id: inv.request_id.clone(),
+            parent_id: inv.trace.parent_id.clone(),
+            kind: StepKind::Invocation,
+            service: "lambda".into(),
+            name: entry.decl.name.clone(),
+            started_ms: self.clock.now_millis(),
+            duration_us: 0,
+            outcome: String::new(),
+        };
+        let started = std::time::Instant::now();
+        let result = entry.function.invoke(inv).await;
+        step.duration_us = started.elapsed().as_micros() as u64;
+        step.outcome = match &result {
+            Ok(r) => match &r.outcome {
+                Outcome::Success(_) => "ok".into(),
+                Outcome::FunctionError { error_type, .. } => error_type.clone(),
+            },
+            Err(e) => e.to_string(),
+        };
+        self.traces.record(step);
+        result
     }
 
     /// Finds the function a `FunctionName` (name, ARN or partial ARN, maybe with a
@@ -266,8 +301,12 @@ impl LambdaService {
                 Ok(resp)
             }
             "Event" => {
+                let trace = TraceContext {
+                    trace_id: cx.trace.trace_id.clone(),
+                    parent_id: Some(cx.request_id.clone()),
+                };
                 let request_id = self
-                    .enqueue(&entry.decl.name, &payload, &cx.trace)
+                    .enqueue(&entry.decl.name, &payload, &trace)
                     .map_err(|e| AwsError::internal(e.to_string()))?;
                 let mut resp = protocol::bytes_response(StatusCode::ACCEPTED, Bytes::new(), &request_id);
                 resp.headers_mut().remove(http::header::CONTENT_TYPE);

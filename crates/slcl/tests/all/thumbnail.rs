@@ -146,3 +146,73 @@ fn non_image_upload_is_a_function_error_and_nothing_breaks() {
     let listing = slcl.aws_ok(&["s3", "ls", "s3://photos/thumbnails/"]);
     assert!(!listing.contains("notes.txt"), "{listing}");
 }
+
+#[test]
+fn one_upload_is_traced_through_notification_invocation_and_sdk_calls() {
+    let project = thumbnail_project();
+    let slcl = Slcl::up(project.path());
+    let photo = &photos()[0];
+    let ext = photo.extension().unwrap().to_str().unwrap();
+    let key = format!("uploads/traced.{ext}");
+    let trace_id = slcl.python(
+        "r = client('s3').put_object(Bucket='photos', Key=sys.argv[2], Body=open(sys.argv[1], 'rb').read())\nprint(r['ResponseMetadata']['HTTPHeaders']['x-slcl-trace-id'])",
+        &[photo.to_str().unwrap(), &key],
+    );
+    let trace_id = trace_id.trim();
+    let steps = eventually(Duration::from_secs(90), "the whole trace", || {
+        let (status, body) = slcl.http("GET", &format!("/_slcl/traces/{trace_id}"));
+        if status != 200 {
+            return None;
+        }
+        let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let steps = doc["steps"].as_array().unwrap().clone();
+        let put_back = steps.iter().any(|s| {
+            s["kind"] == "request"
+                && s["name"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("PUT /photos/thumbnails/")
+        });
+        put_back.then_some(steps)
+    });
+    let find = |pred: &dyn Fn(&serde_json::Value) -> bool| -> serde_json::Value {
+        steps
+            .iter()
+            .find(|s| pred(s))
+            .cloned()
+            .unwrap_or_else(|| panic!("missing step in {steps:#?}"))
+    };
+    let upload = find(&|s| s["kind"] == "request" && s["name"] == format!("PUT /photos/{key}"));
+    assert!(upload["parentId"].is_null());
+    assert_eq!(upload["outcome"], "200");
+    let delivery = find(&|s| s["kind"] == "delivery");
+    assert_eq!(delivery["parentId"], upload["id"]);
+    assert_eq!(
+        delivery["name"],
+        "arn:aws:lambda:us-east-1:000000000000:function:thumbnail"
+    );
+    let invocation = find(&|s| s["kind"] == "invocation");
+    assert_eq!(invocation["parentId"], delivery["id"]);
+    assert_eq!(invocation["name"], "thumbnail");
+    assert_eq!(invocation["outcome"], "ok");
+    let get = find(&|s| s["kind"] == "request" && s["name"] == format!("GET /photos/{key}"));
+    assert_eq!(
+        get["parentId"], invocation["id"],
+        "the SDK call hangs under the invocation"
+    );
+    let put = find(&|s| {
+        s["kind"] == "request"
+            && s["name"]
+                .as_str()
+                .unwrap()
+                .starts_with("PUT /photos/thumbnails/")
+    });
+    assert_eq!(put["parentId"], invocation["id"]);
+    assert!(steps.iter().all(|s| s["traceId"] == trace_id));
+    // An unknown trace is a 404.
+    assert_eq!(
+        slcl.http("GET", "/_slcl/traces/1-00000000-000000000000000000000000")
+            .0,
+        404
+    );
+}

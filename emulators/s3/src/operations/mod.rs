@@ -147,7 +147,11 @@ impl S3Service {
                 source: Arn::parse(&format!("arn:aws:s3:::{bucket}")),
                 payload: payload.to_string().into(),
                 invocation_type: InvocationType::Event,
-                trace: cx.trace.clone(),
+                // The notification hangs under the request that caused it.
+                trace: TraceContext {
+                    trace_id: cx.trace.trace_id.clone(),
+                    parent_id: Some(cx.request_id.clone()),
+                },
             });
         }
     }
