@@ -15,13 +15,17 @@ pub struct Slcl {
     output: Arc<Mutex<Vec<String>>>,
 }
 
+/// `slcl up <dir> --port 0`: the real binary, on a free port.
+fn up_command(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_slcl"));
+    command.arg("up").arg(dir).args(["--port", "0"]);
+    command
+}
+
 impl Slcl {
     /// Runs `slcl up <dir> --port 0` and waits until it prints its endpoint.
     pub fn up(dir: &Path) -> Slcl {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_slcl"))
-            .arg("up")
-            .arg(dir)
-            .args(["--port", "0"])
+        let mut child = up_command(dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -60,10 +64,7 @@ impl Slcl {
     /// Runs `slcl up <dir> --port 0`, expects it to fail at startup, and returns what
     /// it printed on stderr.
     pub fn up_fails(dir: &Path) -> String {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_slcl"))
-            .arg("up")
-            .arg(dir)
-            .args(["--port", "0"])
+        let mut child = up_command(dir)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .env_remove("RUST_BACKTRACE")
