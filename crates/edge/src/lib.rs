@@ -30,6 +30,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod drain;
 mod route;
 mod server;
 

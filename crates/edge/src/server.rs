@@ -8,6 +8,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use slcl_core::{body, RemoteAddr};
 use tokio::net::TcpListener;
 
+use crate::drain::SharedBody;
 use crate::Router;
 
 /// Serves HTTP/1.1 (and h2c) on `listener` until `shutdown` completes, then stops
@@ -39,8 +40,12 @@ pub async fn serve(
             let router = Arc::clone(&router);
             req.extensions_mut().insert(RemoteAddr(addr));
             async move {
-                let req = req.map(body::boxed);
-                Ok::<_, std::convert::Infallible>(router.handle(req, None).await)
+                let (parts, incoming) = req.into_parts();
+                let (shared, leftover) = SharedBody::new(incoming);
+                let req = http::Request::from_parts(parts, body::boxed(shared));
+                let resp = router.handle(req, None).await;
+                leftover.drain().await;
+                Ok::<_, std::convert::Infallible>(resp)
             }
         });
         let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);

@@ -1,17 +1,12 @@
-//! A minimal server around `S3Service` (the edge crate is not used here), a test sink
+//! `S3Service` behind the real edge on an ephemeral port, a test sink
 //! for bus deliveries, and helpers to run the aws CLI and boto3 scripts against it.
 
-use std::convert::Infallible;
 use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use slcl_core::{
-    Arn, BoxFuture, Delivery, DeliveryError, RequestContext, Service, StackContext, SystemClock,
-    Target, TraceContext,
+    Arn, BoxFuture, Delivery, DeliveryError, Service, StackContext, SystemClock, Target,
 };
 use slcl_s3::S3Service;
 use slcl_store::Store;
@@ -51,17 +46,6 @@ impl Drop for Server {
     }
 }
 
-/// Region from a SigV4 `Authorization` credential scope, as the edge would.
-fn region_of(req: &hyper::Request<Incoming>) -> String {
-    req.headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|a| a.split("Credential=").nth(1))
-        .and_then(|c| c.split('/').nth(2))
-        .unwrap_or("us-east-1")
-        .to_string()
-}
-
 impl Server {
     pub fn start() -> Server {
         Self::start_with(Store::temporary().unwrap())
@@ -84,38 +68,17 @@ impl Server {
             endpoint_url: format!("http://127.0.0.1:{port}"),
             ..StackContext::default()
         };
-        let service = S3Service::new(store.clone(), bus, SystemClock::shared(), stack).unwrap();
-        let s3 = service.clone();
-        runtime.spawn(async move {
-            loop {
-                let Ok((stream, peer)) = listener.accept().await else {
-                    continue;
-                };
-                let s3 = s3.clone();
-                tokio::spawn(async move {
-                    let svc = service_fn(move |req: hyper::Request<Incoming>| {
-                        let s3 = s3.clone();
-                        async move {
-                            let cx = RequestContext {
-                                region: region_of(&req),
-                                account_id: "000000000000".into(),
-                                request_id: slcl_core::ids::upper_alnum(16),
-                                trace: TraceContext {
-                                    trace_id: slcl_core::ids::trace_id(0),
-                                    parent_id: None,
-                                },
-                            };
-                            let mut req = req.map(slcl_core::body::boxed);
-                            req.extensions_mut().insert(slcl_core::RemoteAddr(peer));
-                            Ok::<_, Infallible>(s3.call(req, cx).await)
-                        }
-                    });
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
-                });
-            }
-        });
+        let service =
+            S3Service::new(store.clone(), bus, SystemClock::shared(), stack.clone()).unwrap();
+        // The real edge in front of S3 alone: routing, regions from the SigV4 scope,
+        // the client address for event records, connection handling.
+        let router = slcl_edge::Router::new(
+            stack,
+            vec![service.clone() as Arc<dyn Service>],
+            SystemClock::shared(),
+            slcl_core::TraceLog::new(),
+        );
+        runtime.spawn(slcl_edge::serve(listener, router, std::future::pending()));
         Server {
             port,
             store,
