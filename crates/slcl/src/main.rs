@@ -118,33 +118,11 @@ fn print_banner(stack: &Stack, took: std::time::Duration) {
         );
         return;
     }
-    let header = ["RESOURCE", "NAME", "DETAILS"];
-    let widths: Vec<usize> = (0..3)
-        .map(|i| {
-            rows.iter()
-                .map(|r| r[i].len())
-                .chain([header[i].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    println!(
-        "{:w0$}  {:w1$}  {}",
-        header[0],
-        header[1],
-        header[2],
-        w0 = widths[0],
-        w1 = widths[1]
-    );
-    for r in rows {
-        println!(
-            "{:w0$}  {:w1$}  {}",
-            r[0],
-            r[1],
-            r[2],
-            w0 = widths[0],
-            w1 = widths[1]
-        );
+    rows.insert(0, ["RESOURCE".into(), "NAME".into(), "DETAILS".into()]);
+    let width = |i: usize| rows.iter().map(|r| r[i].len()).max().unwrap_or(0);
+    let (w0, w1) = (width(0), width(1));
+    for r in &rows {
+        println!("{:w0$}  {:w1$}  {}", r[0], r[1], r[2]);
     }
 }
 

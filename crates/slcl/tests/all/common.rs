@@ -150,6 +150,21 @@ impl Slcl {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// `aws s3api put-object` of the file `body` to `bucket`/`key`; returns the CLI's
+    /// JSON answer.
+    pub fn put_object(&self, bucket: &str, key: &str, body: &Path) -> String {
+        self.aws_ok(&[
+            "s3api",
+            "put-object",
+            "--bucket",
+            bucket,
+            "--key",
+            key,
+            "--body",
+            body.to_str().unwrap(),
+        ])
+    }
+
     /// Runs a Python script with boto3 available, `ENDPOINT` set to this stack.
     pub fn python(&self, script: &str, args: &[&str]) -> String {
         let out = Command::new("python3")

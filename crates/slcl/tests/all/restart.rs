@@ -19,16 +19,7 @@ fn buckets_objects_and_notifications_survive_restart() {
         "--metadata",
         "colour=blue",
     ]);
-    slcl.aws_ok(&[
-        "s3api",
-        "put-object",
-        "--bucket",
-        "photos",
-        "--key",
-        "notes/small.txt",
-        "--body",
-        file.to_str().unwrap(),
-    ]);
+    slcl.put_object("photos", "notes/small.txt", &file);
     let before = slcl.aws_ok(&[
         "s3api",
         "get-bucket-notification-configuration",

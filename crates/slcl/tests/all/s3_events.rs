@@ -86,28 +86,10 @@ fn object_created_record_matches_aws() {
     let slcl = Slcl::up(dir.path());
     let body = dir.path().join("hello.txt");
     std::fs::write(&body, "hello").unwrap();
-    let put = slcl.aws_ok(&[
-        "s3api",
-        "put-object",
-        "--bucket",
-        "inbox",
-        "--key",
-        "uploads/my photo+1 ü.txt",
-        "--body",
-        body.to_str().unwrap(),
-    ]);
+    let put = slcl.put_object("inbox", "uploads/my photo+1 ü.txt", &body);
     assert!(put.contains("5d41402abc4b2a76b9719d911017c592"), "{put}");
     // Not under the prefix: no event.
-    slcl.aws_ok(&[
-        "s3api",
-        "put-object",
-        "--bucket",
-        "inbox",
-        "--key",
-        "other/x.txt",
-        "--body",
-        body.to_str().unwrap(),
-    ]);
+    slcl.put_object("inbox", "other/x.txt", &body);
 
     let events = recorded(&slcl, 1);
     assert_eq!(
@@ -186,16 +168,7 @@ fn object_removed_record_and_filters() {
     let slcl = Slcl::up(dir.path());
     let body = dir.path().join("a.txt");
     std::fs::write(&body, "abc").unwrap();
-    slcl.aws_ok(&[
-        "s3api",
-        "put-object",
-        "--bucket",
-        "inbox",
-        "--key",
-        "uploads/a.txt",
-        "--body",
-        body.to_str().unwrap(),
-    ]);
+    slcl.put_object("inbox", "uploads/a.txt", &body);
     let first = recorded(&slcl, 1);
     slcl.aws_ok(&[
         "s3api",
