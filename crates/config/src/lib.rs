@@ -123,6 +123,21 @@ pub struct FunctionConfig {
     pub description: String,
 }
 
+impl FunctionConfig {
+    /// A function running the component `wasm`, with every other key at its default
+    /// (128 MB, 3 s, no environment, no build command).
+    pub fn new(wasm: impl Into<PathBuf>) -> FunctionConfig {
+        FunctionConfig {
+            wasm: wasm.into(),
+            build: None,
+            memory: DEFAULT_MEMORY_MB,
+            timeout: DEFAULT_TIMEOUT_SECS,
+            env: BTreeMap::new(),
+            description: String::new(),
+        }
+    }
+}
+
 /// A `[buckets.<name>]` table.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -200,20 +215,27 @@ impl Config {
         Ok(config)
     }
 
+    /// Checks a function's memory size and timeout against Lambda's limits; the error
+    /// names the key.
+    pub fn check_function(name: &str, f: &FunctionConfig) -> Result<(), String> {
+        if !(128..=10240).contains(&f.memory) {
+            return Err(format!(
+                "functions.{name}.memory is {}; Lambda allows 128 to 10240 MB",
+                f.memory
+            ));
+        }
+        if !(1..=900).contains(&f.timeout) {
+            return Err(format!(
+                "functions.{name}.timeout is {}; Lambda allows 1 to 900 seconds",
+                f.timeout
+            ));
+        }
+        Ok(())
+    }
+
     fn validate(&self) -> Result<(), String> {
         for (name, f) in &self.functions {
-            if !(128..=10240).contains(&f.memory) {
-                return Err(format!(
-                    "functions.{name}.memory is {}; Lambda allows 128 to 10240 MB",
-                    f.memory
-                ));
-            }
-            if !(1..=900).contains(&f.timeout) {
-                return Err(format!(
-                    "functions.{name}.timeout is {}; Lambda allows 1 to 900 seconds",
-                    f.timeout
-                ));
-            }
+            Self::check_function(name, f)?;
         }
         for (bucket, b) in &self.buckets {
             for n in &b.notifications {

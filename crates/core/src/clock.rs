@@ -17,6 +17,12 @@ pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> SystemTime;
     /// Completes once `duration` has passed on this clock.
     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()>;
+    /// Completes once this clock reads `deadline` or later. Prefer it to
+    /// `sleep(deadline - now())` when the deadline is known: a virtual clock moved
+    /// between the two readings would shift the deadline.
+    fn sleep_until(&self, deadline: SystemTime) -> BoxFuture<'static, ()> {
+        self.sleep(deadline.duration_since(self.now()).unwrap_or_default())
+    }
     /// Milliseconds since the Unix epoch, as most AWS timestamps use.
     fn now_millis(&self) -> u64 {
         self.now()

@@ -101,9 +101,13 @@ pub trait Dispatcher: Send + Sync + 'static {
 ///
 /// The runtime needs a dispatcher before the edge that implements it exists (the edge
 /// is built from the services, one of which owns the runtime); this breaks the cycle.
+///
+/// It holds the dispatcher weakly: the edge owns the services, one service owns the
+/// runtime and the runtime owns this, so a strong reference would be a cycle that
+/// keeps a stopped stack alive. Whoever serves keeps the dispatcher alive.
 #[derive(Default)]
 pub struct LateDispatcher {
-    inner: OnceLock<Arc<dyn Dispatcher>>,
+    inner: OnceLock<std::sync::Weak<dyn Dispatcher>>,
 }
 
 impl LateDispatcher {
@@ -112,15 +116,17 @@ impl LateDispatcher {
         Arc::new(LateDispatcher::default())
     }
 
-    /// Wires the real dispatcher. Later calls are ignored.
-    pub fn set(&self, dispatcher: Arc<dyn Dispatcher>) {
-        let _ = self.inner.set(dispatcher);
+    /// Wires the real dispatcher. Later calls are ignored. Once the dispatcher is
+    /// dropped (the stack stopped), requests are answered 503.
+    pub fn set<D: Dispatcher>(&self, dispatcher: &Arc<D>) {
+        let weak: std::sync::Weak<D> = Arc::downgrade(dispatcher);
+        let _ = self.inner.set(weak);
     }
 }
 
 impl Dispatcher for LateDispatcher {
     fn dispatch(&self, req: Request, trace: TraceContext) -> BoxFuture<'static, Response> {
-        match self.inner.get() {
+        match self.inner.get().and_then(std::sync::Weak::upgrade) {
             Some(d) => d.dispatch(req, trace),
             None => Box::pin(async {
                 let mut resp = Response::new(body::full("slcl is not ready to dispatch requests"));

@@ -66,6 +66,11 @@ impl TraceLog {
         steps.push_back(step);
     }
 
+    /// Forgets every step.
+    pub fn clear(&self) {
+        self.steps.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
     /// Every step of `trace_id` still kept, in the order they started.
     pub fn trace(&self, trace_id: &str) -> Vec<TraceStep> {
         let steps = self.steps.lock().unwrap_or_else(|p| p.into_inner());

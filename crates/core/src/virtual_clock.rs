@@ -69,13 +69,28 @@ impl VirtualClock {
         }
     }
 
-    /// Number of sleeps waiting for the clock to move.
+    /// Number of sleeps waiting for the clock to move (sleeps whose future was
+    /// dropped do not count).
     pub fn sleepers(&self) -> usize {
         self.state
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .sleepers
-            .len()
+            .values()
+            .filter(|wake| !wake.is_closed())
+            .count()
+    }
+
+    /// The earliest deadline any live sleep waits for, if any: how far a test must
+    /// [`advance`](VirtualClock::advance) for the next timer to fire.
+    pub fn next_deadline(&self) -> Option<SystemTime> {
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .sleepers
+            .iter()
+            .find(|(_, wake)| !wake.is_closed())
+            .map(|((at, _), _)| *at)
     }
 }
 
@@ -88,12 +103,21 @@ impl Clock for VirtualClock {
         if duration.is_zero() {
             return Box::pin(std::future::ready(()));
         }
+        let deadline = self.now() + duration;
+        self.sleep_until(deadline)
+    }
+
+    fn sleep_until(&self, deadline: SystemTime) -> BoxFuture<'static, ()> {
         let (tx, rx) = oneshot::channel();
         {
             let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            if deadline <= state.now {
+                return Box::pin(std::future::ready(()));
+            }
             let id = state.next_id;
             state.next_id += 1;
-            let deadline = state.now + duration;
+            // Forget sleeps nobody waits for any more (a timeout that lost its race).
+            state.sleepers.retain(|_, wake| !wake.is_closed());
             state.sleepers.insert((deadline, id), tx);
         }
         Box::pin(async move {

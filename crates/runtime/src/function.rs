@@ -21,6 +21,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::engine::MAX_MEMORY_BYTES;
 use crate::logs::{CaptureStream, LogCapture};
+use crate::native::{self, NativeHandler, NativeRequest};
 use crate::outbound::OutboundHooks;
 use crate::{RuntimeError, RuntimeInner};
 
@@ -135,9 +136,19 @@ pub struct Function {
     pub(crate) code_sha256: String,
     pub(crate) code_size: u64,
     pub(crate) from_cache: bool,
-    pub(crate) pre: ProxyPre<HostState>,
     pub(crate) runtime: Arc<RuntimeInner>,
-    pub(crate) idle: Arc<IdlePool>,
+    pub(crate) code: Code,
+}
+
+/// What runs an invocation.
+pub(crate) enum Code {
+    /// A pre-instantiated component and its warm instances.
+    Wasm {
+        pre: ProxyPre<HostState>,
+        idle: Arc<IdlePool>,
+    },
+    /// A Rust closure in slcl's own process.
+    Native(NativeHandler),
 }
 
 impl std::fmt::Debug for Function {
@@ -147,6 +158,7 @@ impl std::fmt::Debug for Function {
             .field("code_sha256", &self.code_sha256)
             .field("code_size", &self.code_size)
             .field("from_cache", &self.from_cache)
+            .field("native", &self.is_native())
             .finish_non_exhaustive()
     }
 }
@@ -310,9 +322,28 @@ impl Function {
         self.from_cache
     }
 
-    /// How many warm instances are waiting for an invocation right now.
+    /// How many warm instances are waiting for an invocation right now (always 0 for a
+    /// native function).
     pub fn idle_instances(&self) -> usize {
-        self.idle.lock().map(|idle| idle.len()).unwrap_or(0)
+        match &self.code {
+            Code::Wasm { idle, .. } => idle.lock().map(|idle| idle.len()).unwrap_or(0),
+            Code::Native(_) => 0,
+        }
+    }
+
+    /// Whether this function is a native Rust handler rather than a component.
+    pub fn is_native(&self) -> bool {
+        matches!(self.code, Code::Native(_))
+    }
+
+    /// Drops this function's warm instances, so the next invocation starts cold (with
+    /// fresh module-level state).
+    pub fn drop_idle_instances(&self) {
+        if let Code::Wasm { idle, .. } = &self.code {
+            if let Ok(mut idle) = idle.lock() {
+                idle.clear();
+            }
+        }
     }
 
     /// Runs one invocation: on a warm instance if one is idle, else on a fresh one.
@@ -321,13 +352,17 @@ impl Function {
     /// the runtime could not run it at all.
     #[tracing::instrument(name = "lambda.invoke", skip_all, fields(function = %self.spec.name, request_id = %inv.request_id))]
     pub async fn invoke(&self, inv: Invocation) -> Result<InvocationResult, RuntimeError> {
+        let (pre, idle) = match &self.code {
+            Code::Wasm { pre, idle } => (pre, idle),
+            Code::Native(handler) => return Ok(self.invoke_native(handler, inv).await),
+        };
         // Timeouts need the epoch to advance while the guest runs.
         let _ticking = self.runtime.ticker.enter();
-        let (mut instance, init_duration) = match self.take_idle() {
+        let (mut instance, init_duration) = match self.take_idle(idle) {
             Some(instance) => (instance, None),
             None => {
                 let started = Instant::now();
-                let instance = self.instantiate().await?;
+                let instance = self.instantiate(pre).await?;
                 (instance, Some(started.elapsed()))
             }
         };
@@ -354,34 +389,24 @@ impl Function {
 
         let request = self.incoming_request(&inv, &trace_id, clock.now_millis());
         let started = Instant::now();
-        let ran = tokio::time::timeout(self.spec.timeout, handle(instance, request)).await;
+        let ran = within_timeout(&clock, self.spec.timeout, handle(instance, request)).await;
         let duration = started.elapsed();
         capture.flush_partial();
 
         let mut after_report = Vec::new();
         let (outcome, billed_ms) = match ran {
-            Err(_elapsed) => {
+            None => {
                 // The instance was dropped with the cancelled future: a timed-out
                 // sandbox is not reused, as in Lambda.
-                let message = format!(
-                    "{} {request_id} Task timed out after {:.2} seconds",
-                    iso_timestamp(clock.now()),
-                    duration.as_secs_f64()
-                );
-                after_report.push(message.clone());
-                let payload = serde_json::json!({ "errorMessage": message }).to_string();
-                let outcome = Outcome::FunctionError {
-                    error_type: "Sandbox.Timedout".to_owned(),
-                    payload: Bytes::from(payload),
-                };
+                let outcome = self.timed_out(&request_id, duration, &mut after_report);
                 (outcome, self.spec.timeout.as_millis() as u64)
             }
-            Ok((instance, handled)) => {
+            Some((instance, handled)) => {
                 let keep = matches!(handled, Handled::Response { .. } | Handled::TooLarge);
                 let outcome =
                     self.outcome(handled, &request_id, &memory, &capture, &mut after_report);
                 if keep {
-                    self.put_idle(instance);
+                    self.put_idle(idle, instance);
                 }
                 let billed = duration + init_duration.unwrap_or_default();
                 (outcome, billed.as_nanos().div_ceil(1_000_000) as u64)
@@ -389,6 +414,160 @@ impl Function {
         };
 
         let max_memory_used_mb = memory.peak.load(Ordering::Relaxed).div_ceil(1 << 20).max(1);
+        self.end_and_report(
+            &capture,
+            &request_id,
+            duration,
+            billed_ms,
+            max_memory_used_mb,
+            init_duration,
+            &after_report,
+        );
+
+        Ok(InvocationResult {
+            outcome,
+            logs: capture.take_lines(),
+            duration,
+            billed_duration_ms: billed_ms,
+            max_memory_used_mb,
+            init_duration,
+            log_stream_name,
+        })
+    }
+
+    /// Runs a native handler, framed and timed exactly as a component invocation.
+    async fn invoke_native(&self, handler: &NativeHandler, inv: Invocation) -> InvocationResult {
+        let clock = self.runtime.clock.clone();
+        let capture = LogCapture::new(&self.spec.name, self.runtime.config.log_sink.clone());
+        let request_id = inv.request_id.clone();
+        let trace_id = if inv.trace.trace_id.is_empty() {
+            slcl_core::ids::trace_id(clock.now_millis() / 1000)
+        } else {
+            inv.trace.trace_id.clone()
+        };
+        let log_stream_name = log_stream_name(clock.now(), &self.spec.version);
+        capture.begin(&request_id);
+        capture.host_line(&format!(
+            "START RequestId: {request_id} Version: {}",
+            self.spec.version
+        ));
+        let parent: u64 = rand::random();
+        let request = NativeRequest {
+            payload: inv.payload.clone(),
+            context: native::Context {
+                request_id: request_id.clone(),
+                deadline: clock.now_millis() + self.spec.timeout.as_millis() as u64,
+                invoked_function_arn: self.spec.arn.clone(),
+                xray_trace_id: format!("Root={trace_id};Parent={parent:016x};Sampled=0"),
+                client_context: inv.client_context.clone(),
+                env_config: native::Config {
+                    function_name: self.spec.name.clone(),
+                    memory: self.spec.memory_mb as i32,
+                    version: self.spec.version.clone(),
+                    log_stream: log_stream_name.clone(),
+                    log_group: format!("/aws/lambda/{}", self.spec.name),
+                },
+                clock: clock.clone(),
+            },
+        };
+        let started = Instant::now();
+        // A panicking handler is a crashed runtime, not a crashed slcl.
+        let call = std::panic::AssertUnwindSafe(handler(request));
+        let ran = within_timeout(
+            &clock,
+            self.spec.timeout,
+            futures::FutureExt::catch_unwind(call),
+        )
+        .await;
+        let duration = started.elapsed();
+        let mut after_report = Vec::new();
+        let (outcome, billed_ms) = match ran {
+            None => (
+                self.timed_out(&request_id, duration, &mut after_report),
+                self.spec.timeout.as_millis() as u64,
+            ),
+            Some(result) => {
+                let outcome = match result {
+                    Ok(Ok(body)) => Outcome::Success(body),
+                    Ok(Err(e)) => {
+                        capture.host_line(&format!(
+                            "function error {}: {}",
+                            e.error_type, e.error_message
+                        ));
+                        Outcome::error(&e.error_type, &e.error_message)
+                    }
+                    Err(panic) => {
+                        let why = panic
+                            .downcast_ref::<&str>()
+                            .map(|s| s.to_string())
+                            .or_else(|| panic.downcast_ref::<String>().cloned())
+                            .unwrap_or_else(|| "panic".to_owned());
+                        capture.host_line(&format!("the handler panicked: {why}"));
+                        let message = format!(
+                            "RequestId: {request_id} Error: Runtime exited with error: {why}"
+                        );
+                        after_report.push(message.clone());
+                        after_report.push("Runtime.ExitError".to_owned());
+                        Outcome::error("Runtime.ExitError", &message)
+                    }
+                };
+                (outcome, duration.as_nanos().div_ceil(1_000_000) as u64)
+            }
+        };
+        self.end_and_report(
+            &capture,
+            &request_id,
+            duration,
+            billed_ms,
+            1,
+            None,
+            &after_report,
+        );
+        InvocationResult {
+            outcome,
+            logs: capture.take_lines(),
+            duration,
+            billed_duration_ms: billed_ms,
+            max_memory_used_mb: 1,
+            init_duration: None,
+            log_stream_name,
+        }
+    }
+
+    /// Lambda's timeout error, and its log line for after the REPORT line.
+    fn timed_out(
+        &self,
+        request_id: &str,
+        ran: Duration,
+        after_report: &mut Vec<String>,
+    ) -> Outcome {
+        // On a virtual clock the timeout fires when the clock passes the deadline, which
+        // may be well before that much real time ran: report the configured timeout.
+        let seconds = ran.max(self.spec.timeout).as_secs_f64();
+        let message = format!(
+            "{} {request_id} Task timed out after {seconds:.2} seconds",
+            iso_timestamp(self.runtime.clock.now()),
+        );
+        after_report.push(message.clone());
+        let payload = serde_json::json!({ "errorMessage": message }).to_string();
+        Outcome::FunctionError {
+            error_type: "Sandbox.Timedout".to_owned(),
+            payload: Bytes::from(payload),
+        }
+    }
+
+    /// The `END` and `REPORT` lines (and what AWS prints after them).
+    #[allow(clippy::too_many_arguments)]
+    fn end_and_report(
+        &self,
+        capture: &LogCapture,
+        request_id: &str,
+        duration: Duration,
+        billed_ms: u64,
+        max_memory_used_mb: u64,
+        init_duration: Option<Duration>,
+        after_report: &[String],
+    ) {
         capture.host_line(&format!("END RequestId: {request_id}"));
         let mut report = format!(
             "REPORT RequestId: {request_id}\tDuration: {:.2} ms\tBilled Duration: {billed_ms} ms\t\
@@ -403,19 +582,9 @@ impl Function {
             ));
         }
         capture.host_line(&report);
-        for line in &after_report {
+        for line in after_report {
             capture.host_line(line);
         }
-
-        Ok(InvocationResult {
-            outcome,
-            logs: capture.take_lines(),
-            duration,
-            billed_duration_ms: billed_ms,
-            max_memory_used_mb,
-            init_duration,
-            log_stream_name,
-        })
     }
 
     /// Turns how `handle` ended into Lambda's outcome, writing crash details to the log.
@@ -513,10 +682,10 @@ impl Function {
             })
     }
 
-    fn take_idle(&self) -> Option<Instance> {
+    fn take_idle(&self, idle: &IdlePool) -> Option<Instance> {
         let now = self.runtime.clock.now();
         let keep_alive = self.runtime.config.keep_alive;
-        let mut idle = self.idle.lock().ok()?;
+        let mut idle = idle.lock().ok()?;
         // Expired instances are at the front: least recently used first.
         while let Some(first) = idle.front() {
             let age = now.duration_since(first.last_used).unwrap_or_default();
@@ -528,16 +697,16 @@ impl Function {
         idle.pop_back()
     }
 
-    fn put_idle(&self, mut instance: Instance) {
+    fn put_idle(&self, idle: &IdlePool, mut instance: Instance) {
         instance.last_used = self.runtime.clock.now();
-        if let Ok(mut idle) = self.idle.lock() {
+        if let Ok(mut idle) = idle.lock() {
             idle.push_back(instance);
         }
     }
 
     /// A fresh instance; when the pool is full, makes room by dropping idle instances
     /// (of any function).
-    async fn instantiate(&self) -> Result<Instance, RuntimeError> {
+    async fn instantiate(&self, pre: &ProxyPre<HostState>) -> Result<Instance, RuntimeError> {
         loop {
             let capture = LogCapture::new(&self.spec.name, self.runtime.config.log_sink.clone());
             let memory = Arc::new(MemoryStats::default());
@@ -557,11 +726,11 @@ impl Function {
                     stats: memory.clone(),
                 },
             };
-            let mut store = Store::new(self.pre.engine(), state);
+            let mut store = Store::new(pre.engine(), state);
             store.limiter(|state| &mut state.limiter);
             store.set_epoch_deadline(1);
             store.epoch_deadline_async_yield_and_update(1);
-            match self.pre.instantiate_async(&mut store).await {
+            match pre.instantiate_async(&mut store).await {
                 Ok(proxy) => {
                     return Ok(Instance {
                         store,
@@ -639,6 +808,22 @@ impl Function {
             builder.env(key, value);
         }
         builder.build()
+    }
+}
+
+/// Runs `work` until it finishes or the invocation times out, whichever is first.
+/// The timeout is `timeout` of real time or `timeout` on the stack's clock: with the
+/// system clock these agree; with a virtual clock a test can time an invocation out by
+/// advancing the clock past its deadline, and a guest that never returns still ends.
+async fn within_timeout<F: std::future::Future>(
+    clock: &SharedClock,
+    timeout: Duration,
+    work: F,
+) -> Option<F::Output> {
+    let virtual_deadline = clock.sleep(timeout);
+    tokio::select! {
+        ran = tokio::time::timeout(timeout, work) => ran.ok(),
+        () = virtual_deadline => None,
     }
 }
 

@@ -110,6 +110,7 @@ mod engine;
 mod error;
 mod function;
 mod logs;
+pub mod native;
 mod outbound;
 
 use std::collections::VecDeque;
@@ -127,7 +128,7 @@ pub use function::{
 };
 pub use logs::{ConsoleLogSink, LogSink, NullLogSink};
 
-use function::{HostState, IdlePool};
+use function::{Code, HostState, IdlePool};
 
 /// Default of [`RuntimeConfig::max_instances`].
 pub const DEFAULT_MAX_INSTANCES: u32 = 64;
@@ -347,10 +348,26 @@ impl Runtime {
             code_sha256: compiled.code_sha256,
             code_size: compiled.code_size,
             from_cache: compiled.from_cache,
-            pre,
             runtime: self.inner.clone(),
-            idle,
+            code: Code::Wasm { pre, idle },
         }))
+    }
+
+    /// A function whose body is a native Rust handler (see [`native`]) instead of a
+    /// component. `spec.wasm` is ignored. Its `CodeSha256` is the hash of its name and
+    /// its `CodeSize` 0: there is no code package.
+    pub fn load_native(&self, spec: FunctionSpec, handler: native::NativeHandler) -> Arc<Function> {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(format!("native:{}", spec.name));
+        Arc::new(Function {
+            spec,
+            code_sha256: base64::engine::general_purpose::STANDARD.encode(digest),
+            code_size: 0,
+            from_cache: true,
+            runtime: self.inner.clone(),
+            code: Code::Native(handler),
+        })
     }
 
     /// Drops every warm instance of every function (they are recreated on demand).

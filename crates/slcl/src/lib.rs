@@ -18,7 +18,28 @@
 #![deny(missing_docs)]
 
 mod build;
+mod harness;
+#[cfg(feature = "sdk")]
+mod sdk;
 mod stack;
 mod watch;
 
-pub use stack::{Stack, StackBuilder, StateLocation, DEFAULT_HOST, DEFAULT_PORT};
+#[cfg(feature = "sdk")]
+pub use sdk::sdk_config;
+
+pub use slcl_config::{Config, FunctionConfig, NotificationConfig};
+pub use slcl_core::{StepKind, TraceStep, VirtualClock};
+pub use slcl_lambda::{InvocationRecord, InvokeOutput};
+pub use slcl_runtime::Outcome;
+pub use stack::{
+    Stack, StackBuilder, StateLocation, DEFAULT_HOST, DEFAULT_PORT, HARNESS_MAX_INSTANCES,
+};
+
+/// Functions written as native Rust async closures, for [`StackBuilder::native_function`]:
+/// the handler API of the `lambda_runtime` crate ([`native::LambdaEvent`],
+/// [`native::Context`], [`native::service_fn`]).
+pub mod native {
+    pub use slcl_runtime::native::{
+        service_fn, Config, Context, LambdaEvent, NativeError, NativeHandler,
+    };
+}

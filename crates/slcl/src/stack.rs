@@ -3,10 +3,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use slcl_config::Config;
-use slcl_core::{LateDispatcher, Service, SharedClock, StackContext, SystemClock, TraceLog};
-use slcl_lambda::{FunctionDecl, LambdaService};
-use slcl_runtime::{ConsoleLogSink, LogSink, Runtime, RuntimeConfig};
+use slcl_config::{BucketConfig, Config, FunctionConfig, NotificationConfig};
+use slcl_core::{
+    LateDispatcher, Service, SharedClock, StackContext, SystemClock, TraceLog, VirtualClock,
+};
+use slcl_lambda::{FunctionDecl, LambdaService, NativeHandler};
+use slcl_runtime::{ConsoleLogSink, LogSink, NullLogSink, Runtime, RuntimeConfig};
 use slcl_s3::{LambdaNotification, S3Service};
 use slcl_store::Store;
 use tokio::net::TcpListener;
@@ -30,47 +32,157 @@ pub enum StateLocation {
 }
 
 /// Options for starting a [`Stack`]. Every option has a default; see each method.
+///
+/// [`Stack::builder`] starts from the defaults of `slcl up` (port 4566, state in the
+/// project's `.slcl/`, output on the console); [`Stack::harness`] from the defaults
+/// for tests (a free port, a temporary store, no output, no file watching).
 pub struct StackBuilder {
     project_dir: Option<PathBuf>,
-    config: Option<Config>,
+    config: ConfigSource,
+    functions: Vec<(String, FunctionConfig)>,
+    natives: Vec<(String, FunctionConfig, NativeHandler)>,
+    buckets: Vec<(String, Option<NotificationConfig>)>,
     state: StateLocation,
     host: String,
     port: u16,
     debug: bool,
     build_missing: bool,
     watch: bool,
+    quiet: bool,
     log_sink: Arc<dyn LogSink>,
     clock: SharedClock,
+    virtual_clock: Option<Arc<VirtualClock>>,
+    max_instances: u32,
 }
+
+/// Where the configuration comes from.
+enum ConfigSource {
+    /// `slcl.toml` in the project folder.
+    File,
+    /// This configuration.
+    Given(Config),
+}
+
+/// Default of [`StackBuilder::max_instances`] for [`Stack::harness`]: small, so many
+/// stacks fit in one test process (each slot reserves address space, not RAM).
+pub const HARNESS_MAX_INSTANCES: u32 = 8;
 
 impl Default for StackBuilder {
     fn default() -> Self {
         StackBuilder {
             project_dir: None,
-            config: None,
+            config: ConfigSource::File,
+            functions: Vec::new(),
+            natives: Vec::new(),
+            buckets: Vec::new(),
             state: StateLocation::ProjectDir,
             host: DEFAULT_HOST.into(),
             port: DEFAULT_PORT,
             debug: false,
             build_missing: true,
             watch: true,
+            quiet: false,
             log_sink: Arc::new(ConsoleLogSink),
             clock: SystemClock::shared(),
+            virtual_clock: None,
+            max_instances: slcl_runtime::DEFAULT_MAX_INSTANCES,
         }
     }
 }
 
 impl StackBuilder {
-    /// The project folder holding `slcl.toml`; relative paths in it resolve against
-    /// this folder. Default: the current folder.
+    /// The project folder holding `slcl.toml`, which is read; relative paths in it
+    /// resolve against this folder. Default: the current folder (whose `slcl.toml` is
+    /// read by [`Stack::builder`], not by [`Stack::harness`]).
     pub fn project_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.project_dir = Some(dir.into());
+        if let ConfigSource::Given(c) = &self.config {
+            if *c == Config::default() {
+                self.config = ConfigSource::File;
+            }
+        }
         self
     }
 
-    /// Use this configuration instead of reading `slcl.toml`. Default: read the file.
+    /// Use this configuration instead of reading `slcl.toml`. Default: read the file
+    /// ([`Stack::builder`]) or start empty ([`Stack::harness`]).
     pub fn config(mut self, config: Config) -> Self {
-        self.config = Some(config);
+        self.config = ConfigSource::Given(config);
+        self
+    }
+
+    /// Declares a function running the component `wasm` (memory 128 MB, timeout 3 s),
+    /// on top of what `slcl.toml` declares. A relative path resolves against the
+    /// project folder.
+    pub fn function(self, name: &str, wasm: impl Into<PathBuf>) -> Self {
+        self.function_config(name, FunctionConfig::new(wasm))
+    }
+
+    /// Declares a function with every `[functions.<name>]` key of `slcl.toml`.
+    pub fn function_config(mut self, name: &str, config: FunctionConfig) -> Self {
+        self.functions.push((name.to_owned(), config));
+        self
+    }
+
+    /// Declares a function whose body is a native Rust async closure instead of a
+    /// component (memory 128 MB, timeout 3 s), built with [`crate::native::service_fn`].
+    /// It runs in this process, so an IDE breakpoint in the closure stops there, while
+    /// the real triggers (S3 notifications, async invokes, the Lambda API) invoke it.
+    ///
+    /// ```no_run
+    /// use slcl::native::{service_fn, LambdaEvent};
+    /// # async fn demo() -> anyhow::Result<()> {
+    /// let stack = slcl::Stack::harness()
+    ///     .native_function("hello", service_fn(|event: LambdaEvent<serde_json::Value>| async move {
+    ///         Ok::<_, std::io::Error>(serde_json::json!({ "got": event.payload }))
+    ///     }))
+    ///     .start()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn native_function(self, name: &str, handler: NativeHandler) -> Self {
+        self.native_function_config(name, FunctionConfig::new(""), handler)
+    }
+
+    /// Like [`StackBuilder::native_function`], with the memory size, timeout,
+    /// environment and description of `config` (its `wasm` and `build` are ignored).
+    pub fn native_function_config(
+        mut self,
+        name: &str,
+        config: FunctionConfig,
+        handler: NativeHandler,
+    ) -> Self {
+        self.natives.push((name.to_owned(), config, handler));
+        self
+    }
+
+    /// Declares an S3 bucket, created at start (and again by [`Stack::reset`]).
+    pub fn bucket(mut self, name: &str) -> Self {
+        self.buckets.push((name.to_owned(), None));
+        self
+    }
+
+    /// Declares that `bucket` (declared too, if it is not yet) invokes `function` (a
+    /// declared or native function's name, or an ARN) for the S3 event types `events`,
+    /// such as `["s3:ObjectCreated:*"]`, as a `[[buckets.<name>.notifications]]` entry.
+    pub fn notification(mut self, bucket: &str, function: &str, events: &[&str]) -> Self {
+        self.buckets.push((
+            bucket.to_owned(),
+            Some(NotificationConfig {
+                function: function.to_owned(),
+                events: events.iter().map(|e| e.to_string()).collect(),
+                prefix: None,
+                suffix: None,
+                id: None,
+            }),
+        ));
+        self
+    }
+
+    /// Like [`StackBuilder::notification`], with every key of a
+    /// `[[buckets.<name>.notifications]]` entry (prefix and suffix filters, id).
+    pub fn notification_config(mut self, bucket: &str, config: NotificationConfig) -> Self {
+        self.buckets.push((bucket.to_owned(), Some(config)));
         self
     }
 
@@ -112,17 +224,46 @@ impl StackBuilder {
     }
 
     /// Where function output goes. Default: the console, prefixed with the function
-    /// name.
+    /// name ([`Stack::builder`]); nowhere ([`Stack::harness`]), since every
+    /// invocation's log lines are kept in its [`crate::InvocationRecord`].
     pub fn log_sink(mut self, sink: Arc<dyn LogSink>) -> Self {
         self.log_sink = sink;
         self
     }
 
+    /// Don't print the "loaded function" lines while starting. Default off for
+    /// [`Stack::builder`], on for [`Stack::harness`].
+    pub fn quiet(mut self, quiet: bool) -> Self {
+        self.quiet = quiet;
+        self
+    }
+
     /// The clock every timer in the stack reads (async retries and their delays, event
-    /// times, the deadline a function sees). Default: the system clock. Pass a
-    /// [`slcl_core::VirtualClock`] to move time by hand in tests.
+    /// times, function deadlines and timeouts, instance keep-alive). Default: the
+    /// system clock. See also [`StackBuilder::virtual_clock`].
     pub fn clock(mut self, clock: SharedClock) -> Self {
         self.clock = clock;
+        self.virtual_clock = None;
+        self
+    }
+
+    /// Runs the stack on a [`VirtualClock`] standing at `start`, which moves only when
+    /// [`Stack::advance`] moves it: "retried after a minute, then sent on" runs in
+    /// milliseconds, deterministically. Default: the system clock.
+    pub fn virtual_clock(mut self, start: std::time::SystemTime) -> Self {
+        let clock = VirtualClock::new(start);
+        self.clock = clock.clone();
+        self.virtual_clock = Some(clock);
+        self
+    }
+
+    /// Most function instances alive at once in this stack (see
+    /// [`slcl_runtime::RuntimeConfig::max_instances`]). Default 64 for
+    /// [`Stack::builder`], [`HARNESS_MAX_INSTANCES`] (8) for [`Stack::harness`]. Each
+    /// slot reserves about 8 GiB of address space (no RAM), so many stacks in one
+    /// process want few slots each.
+    pub fn max_instances(mut self, max: u32) -> Self {
+        self.max_instances = max.max(1);
         self
     }
 
@@ -132,10 +273,23 @@ impl StackBuilder {
             Some(d) => d.clone(),
             None => std::env::current_dir().context("cannot read the current folder")?,
         };
-        let config = match self.config.clone() {
-            Some(c) => c,
-            None => Config::load(&dir)?,
+        let mut config = match &self.config {
+            ConfigSource::Given(c) => c.clone(),
+            ConfigSource::File => Config::load(&dir)?,
         };
+        for (name, f) in &self.functions {
+            Config::check_function(name, f).map_err(anyhow::Error::msg)?;
+            config.functions.insert(name.clone(), f.clone());
+        }
+        for (name, f, _) in &self.natives {
+            Config::check_function(name, f).map_err(anyhow::Error::msg)?;
+        }
+        for (bucket, notification) in &self.buckets {
+            let entry = config.buckets.entry(bucket.clone()).or_default();
+            if let Some(n) = notification {
+                entry.notifications.push(n.clone());
+            }
+        }
         let store = match &self.state {
             StateLocation::ProjectDir => Store::open(dir.join(".slcl"))?,
             StateLocation::Dir(d) => Store::open(d)?,
@@ -168,6 +322,7 @@ impl StackBuilder {
                 endpoint_url: stack.endpoint_url.clone(),
                 region: stack.region.clone(),
                 log_sink: Arc::clone(&self.log_sink),
+                max_instances: self.max_instances,
                 ..RuntimeConfig::default()
             },
             dispatcher.clone(),
@@ -188,8 +343,13 @@ impl StackBuilder {
         )?;
         bus.register("lambda", lambda.clone());
         let services: Vec<Arc<dyn Service>> = vec![s3.clone(), lambda.clone()];
-        let router = slcl_edge::Router::new(stack.clone(), services, Arc::clone(&clock), traces);
-        dispatcher.set(router.clone());
+        let router = slcl_edge::Router::new(
+            stack.clone(),
+            services,
+            Arc::clone(&clock),
+            Arc::clone(&traces),
+        );
+        dispatcher.set(&router);
 
         for (name, f) in &config.functions {
             let wasm = dir.join(&f.wasm);
@@ -223,49 +383,27 @@ impl StackBuilder {
             } else {
                 "compiled; cached for next time"
             };
-            println!(
-                "loaded function `{name}` in {} ms ({how})",
-                loading.elapsed().as_millis()
-            );
-        }
-        for (bucket, b) in &config.buckets {
-            s3.ensure_bucket(bucket)?;
-            let notifications = b
-                .notifications
-                .iter()
-                .map(|n| LambdaNotification {
-                    id: Some(
-                        n.id.clone()
-                            .unwrap_or_else(|| format!("slcl-{}", n.function)),
-                    ),
-                    function_arn: config.function_arn(&n.function),
-                    events: n.events.clone(),
-                    prefix: n.prefix.clone(),
-                    suffix: n.suffix.clone(),
-                })
-                .collect::<Vec<_>>();
-            for n in &notifications {
-                if let Some(bad) = n
-                    .events
-                    .iter()
-                    .find(|e| !slcl_s3::events::EVENT_TYPES.contains(&e.as_str()))
-                {
-                    anyhow::bail!(
-                        "buckets.{bucket}.notifications: `{bad}` is not an S3 event type (such as s3:ObjectCreated:* or s3:ObjectRemoved:Delete)"
-                    );
-                }
-                let exists =
-                    slcl_core::Arn::parse(&n.function_arn).is_some_and(|arn| bus.exists(&arn));
-                anyhow::ensure!(
-                    exists,
-                    "buckets.{bucket}.notifications: function `{}` does not exist in this stack",
-                    n.function_arn
+            if !self.quiet {
+                println!(
+                    "loaded function `{name}` in {} ms ({how})",
+                    loading.elapsed().as_millis()
                 );
             }
-            if !notifications.is_empty() {
-                s3.set_lambda_notifications(bucket, notifications)?;
-            }
         }
+        for (name, f, handler) in &self.natives {
+            lambda.declare_native(
+                FunctionDecl {
+                    name: name.clone(),
+                    wasm: PathBuf::new(),
+                    memory_mb: f.memory,
+                    timeout_secs: f.timeout,
+                    env: f.env.clone(),
+                    description: f.description.clone(),
+                },
+                Arc::clone(handler),
+            );
+        }
+        create_buckets(&config, &s3, &bus)?;
         lambda.start();
 
         let watcher = if self.watch {
@@ -285,11 +423,74 @@ impl StackBuilder {
             store,
             s3,
             lambda,
+            bus,
+            traces,
+            clock,
+            virtual_clock: self.virtual_clock,
+            cursors: Default::default(),
             stop: Some(stop),
             server: Some(server),
             _watcher: watcher,
         })
     }
+}
+
+/// Creates the configuration's buckets (if missing) and sets their notifications,
+/// checking that every event type is S3's and every function exists.
+pub(crate) fn create_buckets(
+    config: &Config,
+    s3: &S3Service,
+    bus: &slcl_bus::Bus,
+) -> anyhow::Result<()> {
+    for (bucket, b) in &config.buckets {
+        create_bucket(config, s3, bus, bucket, b)?;
+    }
+    Ok(())
+}
+
+fn create_bucket(
+    config: &Config,
+    s3: &S3Service,
+    bus: &slcl_bus::Bus,
+    bucket: &str,
+    b: &BucketConfig,
+) -> anyhow::Result<()> {
+    s3.ensure_bucket(bucket)?;
+    let notifications = b
+        .notifications
+        .iter()
+        .map(|n| LambdaNotification {
+            id: Some(
+                n.id.clone()
+                    .unwrap_or_else(|| format!("slcl-{}", n.function)),
+            ),
+            function_arn: config.function_arn(&n.function),
+            events: n.events.clone(),
+            prefix: n.prefix.clone(),
+            suffix: n.suffix.clone(),
+        })
+        .collect::<Vec<_>>();
+    for n in &notifications {
+        if let Some(bad) = n
+            .events
+            .iter()
+            .find(|e| !slcl_s3::events::EVENT_TYPES.contains(&e.as_str()))
+        {
+            anyhow::bail!(
+                "buckets.{bucket}.notifications: `{bad}` is not an S3 event type (such as s3:ObjectCreated:* or s3:ObjectRemoved:Delete)"
+            );
+        }
+        let exists = slcl_core::Arn::parse(&n.function_arn).is_some_and(|arn| bus.exists(&arn));
+        anyhow::ensure!(
+            exists,
+            "buckets.{bucket}.notifications: function `{}` does not exist in this stack",
+            n.function_arn
+        );
+    }
+    if !notifications.is_empty() {
+        s3.set_lambda_notifications(bucket, notifications)?;
+    }
+    Ok(())
 }
 
 /// Compiled functions are cached per user, keyed by the wasm's content hash and the
@@ -327,15 +528,39 @@ pub struct Stack {
     store: Store,
     s3: Arc<S3Service>,
     lambda: Arc<LambdaService>,
+    pub(crate) bus: Arc<slcl_bus::Bus>,
+    pub(crate) traces: Arc<TraceLog>,
+    pub(crate) clock: SharedClock,
+    pub(crate) virtual_clock: Option<Arc<VirtualClock>>,
+    /// Per function, the `seq` of the last invocation [`Stack::next_invocation`]
+    /// returned.
+    pub(crate) cursors: std::sync::Mutex<std::collections::HashMap<String, u64>>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _watcher: Option<crate::watch::Watcher>,
 }
 
 impl Stack {
-    /// Options for a new stack.
+    /// Options for a new stack, starting from the defaults of `slcl up`.
     pub fn builder() -> StackBuilder {
         StackBuilder::default()
+    }
+
+    /// Options for a stack in a test: a free port on 127.0.0.1, a temporary store
+    /// deleted with the stack, no `slcl.toml` unless [`StackBuilder::project_dir`]
+    /// names a folder, no file watching, no console output, and
+    /// [`HARNESS_MAX_INSTANCES`] instance slots. See the crate docs for an example.
+    pub fn harness() -> StackBuilder {
+        StackBuilder {
+            config: ConfigSource::Given(Config::default()),
+            state: StateLocation::Temporary,
+            port: 0,
+            watch: false,
+            quiet: true,
+            log_sink: Arc::new(NullLogSink),
+            max_instances: HARNESS_MAX_INSTANCES,
+            ..StackBuilder::default()
+        }
     }
 
     /// Base URL for AWS clients, such as `http://127.0.0.1:4566`.

@@ -21,7 +21,11 @@ const SETTLE: Duration = Duration::from_millis(150);
 
 pub(crate) fn watch_functions(lambda: &Arc<LambdaService>) -> anyhow::Result<Watcher> {
     let mut by_path: HashMap<PathBuf, String> = HashMap::new();
-    for f in lambda.functions() {
+    for f in lambda
+        .functions()
+        .into_iter()
+        .filter(|f| !f.function.is_native())
+    {
         let path = std::fs::canonicalize(&f.decl.wasm).unwrap_or_else(|_| f.decl.wasm.clone());
         by_path.insert(path, f.decl.name.clone());
     }

@@ -118,10 +118,7 @@ pub(crate) fn spawn_worker(service: Arc<LambdaService>) {
                 }
                 Err(e) => tracing::error!(error = %e, "failed to read the async invocation queue"),
             }
-            let wait = service
-                .queue
-                .next_due_ms()
-                .map(|at| Duration::from_millis(at.saturating_sub(now)));
+            let next_due = service.queue.next_due_ms();
             let clock = Arc::clone(&service.clock);
             // Hold only a weak reference while idle, so dropping the stack ends the loop.
             let notified = {
@@ -129,11 +126,12 @@ pub(crate) fn spawn_worker(service: Arc<LambdaService>) {
                 async move { service.wake.notified().await }
             };
             drop(service);
-            match wait {
-                Some(wait) if wait.is_zero() => tokio::task::yield_now().await,
-                Some(wait) => {
+            match next_due {
+                Some(at) if at <= now => tokio::task::yield_now().await,
+                Some(at) => {
+                    let deadline = std::time::UNIX_EPOCH + Duration::from_millis(at);
                     tokio::select! {
-                        _ = clock.sleep(wait) => {},
+                        _ = clock.sleep_until(deadline) => {},
                         _ = notified => {},
                         // Re-check now and then so a dropped service is noticed.
                         _ = tokio::time::sleep(Duration::from_secs(1)) => {},
@@ -182,7 +180,8 @@ async fn run_queued(service: Arc<LambdaService>, event: QueuedEvent) {
             },
             client_context: None,
         };
-        let failed = match service.run_traced(&entry, invocation).await {
+        let (ran, finished_ms) = service.run_recorded(&entry, invocation).await;
+        let failed = match ran {
             Ok(result) => match result.outcome {
                 Outcome::Success(_) => None,
                 Outcome::FunctionError { payload, .. } => {
@@ -199,7 +198,7 @@ async fn run_queued(service: Arc<LambdaService>, event: QueuedEvent) {
                     tracing::warn!(%error, attempts, "async invocation failed; retries exhausted, event discarded");
                     service.queue.finish(event.id)
                 } else {
-                    let at = service.clock.now_millis() + retry_delay(attempts).as_millis() as u64;
+                    let at = finished_ms + retry_delay(attempts).as_millis() as u64;
                     tracing::warn!(
                         %error,
                         attempts,

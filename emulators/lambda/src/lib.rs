@@ -38,7 +38,8 @@ use slcl_store::Store;
 use tokio::sync::Notify;
 
 pub use operations::InvokeOutput;
-pub use state::{FunctionDecl, FunctionEntry};
+pub use slcl_runtime::native::NativeHandler;
+pub use state::{FunctionDecl, FunctionEntry, InvocationRecord};
 
 /// Errors at the Lambda emulator's boundary.
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +72,7 @@ pub struct LambdaService {
     queue: state::AsyncQueue,
     wake: Notify,
     traces: Arc<TraceLog>,
+    invocations: state::InvocationLog,
 }
 
 impl LambdaService {
@@ -96,6 +98,7 @@ impl LambdaService {
             queue,
             wake: Notify::new(),
             traces,
+            invocations: state::InvocationLog::default(),
         }))
     }
 
@@ -130,13 +133,65 @@ impl LambdaService {
         Ok(entry)
     }
 
-    /// Reloads function `name` from its wasm file.
+    /// Declares a function whose body is a native Rust handler (see
+    /// [`slcl_runtime::native`]) instead of a component; `decl.wasm` is ignored. It is
+    /// invoked exactly as a component would be: by the Lambda API, by S3
+    /// notifications, through the async queue.
+    pub fn declare_native(&self, decl: FunctionDecl, handler: NativeHandler) -> Arc<FunctionEntry> {
+        let spec = decl.spec(&self.function_arn(&decl.name));
+        let function = self.runtime.load_native(spec, handler);
+        let entry = self.registry.insert(decl, function, self.clock.now());
+        self.wake.notify_one();
+        entry
+    }
+
+    /// Reloads function `name` from its wasm file (a native function stays as it is).
     pub async fn reload(&self, name: &str) -> Result<Arc<FunctionEntry>, LambdaError> {
         let entry = self
             .registry
             .get(name)
             .ok_or_else(|| LambdaError::NotFound(self.function_arn(name)))?;
+        if entry.function.is_native() {
+            return Ok(entry);
+        }
         self.declare(entry.decl.clone()).await
+    }
+
+    /// Finished invocations of `function` (of every function for `None`) after the
+    /// one numbered `after` (0 for all kept), oldest first. The last
+    /// [`InvocationRecord`]s are kept in memory, up to 10 000.
+    pub fn invocations(&self, function: Option<&str>, after: u64) -> Vec<Arc<InvocationRecord>> {
+        self.invocations.since(function, after)
+    }
+
+    /// The `seq` of the latest finished invocation (0 before the first).
+    pub fn last_invocation_seq(&self) -> u64 {
+        self.invocations.last_seq()
+    }
+
+    /// Waits up to `timeout` of real time for an invocation of `function` numbered
+    /// after `after` to finish, and returns the first such one.
+    pub async fn wait_for_invocation(
+        &self,
+        function: &str,
+        after: u64,
+        timeout: std::time::Duration,
+    ) -> Option<Arc<InvocationRecord>> {
+        self.invocations.wait(function, after, timeout).await
+    }
+
+    /// Forgets queued async invocations and recorded invocations, and drops warm
+    /// instances, so the next invocation of every function starts cold. Functions stay
+    /// loaded. For resetting a test stack between cases.
+    pub fn reset(&self) -> Result<(), LambdaError> {
+        self.queue
+            .clear()
+            .map_err(|e| LambdaError::State(e.to_string()))?;
+        self.invocations.clear();
+        for entry in self.registry.all() {
+            entry.function.drop_idle_instances();
+        }
+        Ok(())
     }
 
     /// The functions currently loaded, by name.

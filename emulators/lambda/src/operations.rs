@@ -14,7 +14,7 @@ use slcl_runtime::{Invocation, InvocationResult, Outcome};
 use tracing::Instrument;
 
 use crate::protocol::{self, Operation};
-use crate::state::FunctionEntry;
+use crate::state::{FunctionEntry, InvocationRecord};
 use crate::{LambdaError, LambdaService};
 
 /// Largest synchronous invocation payload (6 MB), as Lambda's quota.
@@ -92,12 +92,24 @@ impl LambdaService {
     }
 
     /// Runs one invocation and records it as a trace step (its id is the request id,
-    /// its parent the step that caused it).
+    /// its parent the step that caused it) and in the invocation log.
     pub(crate) async fn run_traced(
         &self,
         entry: &FunctionEntry,
         inv: Invocation,
     ) -> Result<InvocationResult, slcl_runtime::RuntimeError> {
+        self.run_recorded(entry, inv).await.0
+    }
+
+    /// [`LambdaService::run_traced`], also returning when it finished on the stack's
+    /// clock, read before anyone could see the record: what follows from the
+    /// invocation (a retry a minute later) is timed from then, however soon a test
+    /// moves the clock after seeing it.
+    pub(crate) async fn run_recorded(
+        &self,
+        entry: &FunctionEntry,
+        inv: Invocation,
+    ) -> (Result<InvocationResult, slcl_runtime::RuntimeError>, u64) {
         let mut step = TraceStep {
             trace_id: inv.trace.trace_id.clone(),
             id: inv.request_id.clone(),
@@ -110,8 +122,11 @@ impl LambdaService {
             outcome: String::new(),
         };
         let started = std::time::Instant::now();
+        let event = inv.payload.clone();
         let result = entry.function.invoke(inv).await;
-        step.duration_us = started.elapsed().as_micros() as u64;
+        let duration = started.elapsed();
+        let finished_ms = self.clock.now_millis();
+        step.duration_us = duration.as_micros() as u64;
         step.outcome = match &result {
             Ok(r) => match &r.outcome {
                 Outcome::Success(_) => "ok".into(),
@@ -119,8 +134,22 @@ impl LambdaService {
             },
             Err(e) => e.to_string(),
         };
+        self.invocations.record(InvocationRecord {
+            seq: 0,
+            function: entry.decl.name.clone(),
+            request_id: step.id.clone(),
+            trace_id: step.trace_id.clone(),
+            event,
+            outcome: match &result {
+                Ok(r) => Ok(r.outcome.clone()),
+                Err(e) => Err(e.to_string()),
+            },
+            logs: result.as_ref().map(|r| r.logs.clone()).unwrap_or_default(),
+            started_ms: step.started_ms,
+            duration,
+        });
         self.traces.record(step);
-        result
+        (result, finished_ms)
     }
 
     /// Finds the function a `FunctionName` (name, ARN or partial ARN, maybe with a
@@ -227,16 +256,21 @@ impl LambdaService {
                 qualifier,
             } => {
                 let entry = self.resolve(&function, qualifier.as_deref())?;
+                let location = if entry.function.is_native() {
+                    format!("native://{}", entry.decl.name)
+                } else {
+                    format!(
+                        "file://{}",
+                        std::fs::canonicalize(&entry.decl.wasm)
+                            .unwrap_or_else(|_| entry.decl.wasm.clone())
+                            .display()
+                    )
+                };
                 let doc = json!({
                     "Configuration": self.configuration(&entry),
                     "Code": {
                         "RepositoryType": "S3",
-                        "Location": format!(
-                            "file://{}",
-                            std::fs::canonicalize(&entry.decl.wasm)
-                                .unwrap_or_else(|_| entry.decl.wasm.clone())
-                                .display()
-                        ),
+                        "Location": location,
                     },
                     "Tags": {},
                 });
@@ -360,7 +394,11 @@ impl LambdaService {
             "FunctionArn": entry.arn,
             "Runtime": "provided.al2023",
             "Role": format!("arn:aws:iam::{}:role/lambda-role", self.stack.account_id),
-            "Handler": decl.wasm.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+            "Handler": if entry.function.is_native() {
+                "native".to_owned()
+            } else {
+                decl.wasm.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()
+            },
             "CodeSize": entry.function.code_size(),
             "Description": decl.description,
             "Timeout": decl.timeout_secs,

@@ -243,6 +243,13 @@ impl AsyncQueue {
         Ok(())
     }
 
+    /// Drops every queued event (the harness's reset between test cases).
+    pub(crate) fn clear(&self) -> anyhow::Result<()> {
+        self.db
+            .with(|c| c.execute("DELETE FROM lambda_async_queue", []))?;
+        Ok(())
+    }
+
     /// Number of queued events.
     pub(crate) fn len(&self) -> usize {
         self.db
@@ -255,5 +262,144 @@ impl AsyncQueue {
             .ok()
             .flatten()
             .unwrap_or(0) as usize
+    }
+}
+
+/// One finished invocation of a function, as the harness lists them: what went in,
+/// what came out, and the log lines.
+#[derive(Debug, Clone)]
+pub struct InvocationRecord {
+    /// Position in the order invocations finished in this stack, from 1.
+    pub seq: u64,
+    /// Function name.
+    pub function: String,
+    /// Request id of the invocation.
+    pub request_id: String,
+    /// Trace the invocation belongs to.
+    pub trace_id: String,
+    /// The event JSON the function was given.
+    pub event: Bytes,
+    /// The result or function error; `Err` when slcl could not run it at all (for
+    /// example every instance slot was busy).
+    pub outcome: Result<slcl_runtime::Outcome, String>,
+    /// Every log line of the invocation (`START` … `REPORT`), each ending in `\n`.
+    pub logs: String,
+    /// When it started, in Unix milliseconds on the stack's clock.
+    pub started_ms: u64,
+    /// How long it ran, in real time.
+    pub duration: Duration,
+}
+
+impl InvocationRecord {
+    /// Whether the function returned a result (not an error).
+    pub fn succeeded(&self) -> bool {
+        matches!(self.outcome, Ok(slcl_runtime::Outcome::Success(_)))
+    }
+
+    /// The result payload, or the error document of a function error.
+    pub fn payload(&self) -> Option<&Bytes> {
+        self.outcome.as_ref().ok().map(|o| o.payload())
+    }
+
+    /// The `errorType` of a function error, or the runtime failure's message.
+    pub fn error(&self) -> Option<&str> {
+        match &self.outcome {
+            Ok(o) => o.error_type(),
+            Err(e) => Some(e),
+        }
+    }
+
+    /// The event, deserialized (for example into `aws_lambda_events`' `S3Event`).
+    pub fn event_as<T: serde::de::DeserializeOwned>(&self) -> serde_json::Result<T> {
+        serde_json::from_slice(&self.event)
+    }
+
+    /// The result (or error document), deserialized.
+    pub fn payload_as<T: serde::de::DeserializeOwned>(&self) -> serde_json::Result<T> {
+        serde_json::from_slice(self.payload().map(|b| b.as_ref()).unwrap_or(b"null"))
+    }
+}
+
+/// The most recent invocations of every function, in memory, with a way to wait for
+/// the next one. Bounded: keeps the last [`InvocationLog::CAPACITY`].
+pub(crate) struct InvocationLog {
+    records: Mutex<std::collections::VecDeque<Arc<InvocationRecord>>>,
+    next_seq: std::sync::atomic::AtomicU64,
+    changed: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for InvocationLog {
+    fn default() -> Self {
+        InvocationLog {
+            records: Mutex::default(),
+            next_seq: std::sync::atomic::AtomicU64::new(1),
+            changed: tokio::sync::watch::Sender::new(0),
+        }
+    }
+}
+
+impl InvocationLog {
+    pub(crate) const CAPACITY: usize = 10_000;
+
+    /// Adds a finished invocation, numbering it (the `seq` given is replaced).
+    pub(crate) fn record(&self, mut record: InvocationRecord) {
+        let seq = {
+            let mut records = self.records.lock().unwrap_or_else(|p| p.into_inner());
+            // Numbered under the lock, so the list is always in `seq` order and a
+            // waiter that has seen `seq` never misses an earlier one.
+            record.seq = self
+                .next_seq
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if records.len() == Self::CAPACITY {
+                records.pop_front();
+            }
+            let seq = record.seq;
+            records.push_back(Arc::new(record));
+            seq
+        };
+        self.changed.send_replace(seq);
+    }
+
+    /// The `seq` of the latest record (0 when there is none yet).
+    pub(crate) fn last_seq(&self) -> u64 {
+        self.next_seq.load(std::sync::atomic::Ordering::SeqCst) - 1
+    }
+
+    /// Records of `function` (every function for `None`) with `seq > after`, oldest first.
+    pub(crate) fn since(&self, function: Option<&str>, after: u64) -> Vec<Arc<InvocationRecord>> {
+        let records = self.records.lock().unwrap_or_else(|p| p.into_inner());
+        records
+            .iter()
+            .filter(|r| r.seq > after && function.is_none_or(|f| r.function == f))
+            .cloned()
+            .collect()
+    }
+
+    /// Waits up to `timeout` (real time) for a record of `function` with `seq > after`.
+    pub(crate) async fn wait(
+        &self,
+        function: &str,
+        after: u64,
+        timeout: Duration,
+    ) -> Option<Arc<InvocationRecord>> {
+        let mut changed = self.changed.subscribe();
+        let wait = async {
+            loop {
+                if let Some(first) = self.since(Some(function), after).into_iter().next() {
+                    return first;
+                }
+                if changed.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.ok()
+    }
+
+    pub(crate) fn clear(&self) {
+        self.records
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 }

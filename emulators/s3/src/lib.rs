@@ -189,6 +189,17 @@ impl S3Service {
         self.store_notifications(bucket, config)
     }
 
+    /// Deletes every bucket and object (and their notification configurations), as
+    /// if the state folder were new. For resetting a test stack between cases.
+    pub fn reset(&self) -> Result<(), S3Error> {
+        self.state.reset(&self.store)?;
+        self.notifications
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        Ok(())
+    }
+
     /// Bucket names with object counts and total bytes, for the startup table.
     pub fn summary(&self) -> Vec<BucketSummary> {
         match self.state.summary() {

@@ -271,6 +271,20 @@ impl State {
         Ok(state)
     }
 
+    /// Deletes every bucket, object and upload, and their blob files. The sequencer
+    /// counter in `s3_meta` keeps counting, so event sequencers never repeat.
+    pub fn reset(&self, store: &Store) -> Result<(), S3Error> {
+        self.db.with(|c| {
+            c.execute_batch(
+                "BEGIN IMMEDIATE;
+                 DELETE FROM s3_parts; DELETE FROM s3_uploads;
+                 DELETE FROM s3_objects; DELETE FROM s3_buckets;
+                 COMMIT;",
+            )
+        })?;
+        self.sweep(store)
+    }
+
     /// Removes spill files left by interrupted uploads and blobs no row refers to
     /// (a crash between putting a file in place and committing its row).
     fn sweep(&self, store: &Store) -> Result<(), S3Error> {

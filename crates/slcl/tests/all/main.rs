@@ -1,10 +1,13 @@
-//! End-to-end tests: the real `slcl` binary, driven by the real `aws` CLI and boto3,
-//! running real wasm functions built from `fixtures/`.
+//! End-to-end tests: the real `slcl` binary and the in-process harness, driven by the
+//! real `aws` CLI, boto3 and the AWS SDK for Rust, running real wasm functions built
+//! from `fixtures/`.
 
+mod clock;
 mod common;
+mod crash;
 mod edge;
+mod harness;
 mod lambda;
 mod restart;
-mod retries;
 mod s3_events;
 mod thumbnail;

@@ -70,7 +70,7 @@ impl S3Service {
             Operation::PutObject(o) => self.put_object(&o, &headers, body, cx).await,
             Operation::GetObject(o, overrides) => self.get_object(&o, &headers, overrides, false),
             Operation::HeadObject(o) => self.get_object(&o, &headers, Vec::new(), true),
-            Operation::DeleteObject(o) => self.delete_object(&o, cx),
+            Operation::DeleteObject(o) => self.delete_object(&o, cx).await,
             Operation::CopyObject(o) => self.copy_object(&o, &headers, cx).await,
             Operation::CreateMultipartUpload(o) => self.create_multipart_upload(&o, &headers),
             Operation::UploadPart {
@@ -97,9 +97,12 @@ impl S3Service {
         }
     }
 
-    /// Publishes the event to every Lambda configuration of `bucket` it matches.
-    /// Called after the change is committed.
-    pub(crate) fn notify(
+    /// Sends the event to every Lambda configuration of `bucket` it matches. Called
+    /// after the change is committed and before the request is answered: the
+    /// deliveries are asynchronous invocations, which the bus hands back once they are
+    /// durably queued, so an acknowledged write never loses its notification to a
+    /// crash (S3 delivers notifications at least once).
+    pub(crate) async fn notify(
         &self,
         cx: &Cx,
         event: EventName,
@@ -142,7 +145,7 @@ impl S3Service {
             };
             let payload = events::record(&facts, target.id.as_deref().unwrap_or_default());
             tracing::debug!(%arn, event = event.as_str(), bucket, key, "S3 notification");
-            self.bus.publish(Delivery {
+            let delivery = Delivery {
                 target: arn,
                 source: Arn::parse(&format!("arn:aws:s3:::{bucket}")),
                 payload: payload.to_string().into(),
@@ -152,7 +155,11 @@ impl S3Service {
                     trace_id: cx.trace.trace_id.clone(),
                     parent_id: Some(cx.request_id.clone()),
                 },
-            });
+            };
+            let target = delivery.target.to_string();
+            if let Err(e) = self.bus.deliver(delivery).await {
+                tracing::warn!(%target, error = %e, "S3 event notification not delivered");
+            }
         }
     }
 }

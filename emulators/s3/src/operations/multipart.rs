@@ -243,7 +243,8 @@ impl S3Service {
             &o.bucket,
             &o.key,
             Some((row.size, &etag)),
-        );
+        )
+        .await;
 
         let mut w = XmlWriter::new("CompleteMultipartUploadResult");
         w.elem(

@@ -361,7 +361,8 @@ impl S3Service {
         };
         let size = row.size;
         self.commit_object(&o.bucket, row, ingested.written.blob, None)?;
-        self.notify(cx, EventName::Put, &o.bucket, &o.key, Some((size, &etag)));
+        self.notify(cx, EventName::Put, &o.bucket, &o.key, Some((size, &etag)))
+            .await;
         let mut resp = protocol::empty(StatusCode::OK);
         let h = resp.headers_mut();
         protocol::set_header(h, "etag", &quoted(&etag));
@@ -455,11 +456,12 @@ impl S3Service {
     }
 
     #[tracing::instrument(name = "s3.delete_object", skip_all, fields(bucket = %o.bucket, key = %o.key))]
-    pub(crate) fn delete_object(&self, o: &ObjectRef, cx: &Cx) -> ApiResult<Response> {
+    pub(crate) async fn delete_object(&self, o: &ObjectRef, cx: &Cx) -> ApiResult<Response> {
         self.state.require_bucket(&o.bucket)?;
         if let Some(old) = self.state.delete_object(&o.bucket, &o.key)? {
             blobs::remove(self.state.blob_dir(), &old);
-            self.notify(cx, EventName::Delete, &o.bucket, &o.key, None);
+            self.notify(cx, EventName::Delete, &o.bucket, &o.key, None)
+                .await;
         }
         Ok(protocol::empty(StatusCode::NO_CONTENT))
     }
@@ -500,7 +502,7 @@ impl S3Service {
             }
             if let Some(old) = self.state.delete_object(bucket, key)? {
                 blobs::remove(self.state.blob_dir(), &old);
-                self.notify(cx, EventName::Delete, bucket, key, None);
+                self.notify(cx, EventName::Delete, bucket, key, None).await;
             }
             if !quiet {
                 w.open("Deleted").elem("Key", key).close("Deleted");
@@ -610,7 +612,8 @@ impl S3Service {
             &o.bucket,
             &o.key,
             Some((row.size, &etag)),
-        );
+        )
+        .await;
         let mut w = XmlWriter::new("CopyObjectResult");
         w.elem(
             "LastModified",
