@@ -9,15 +9,32 @@ const GUEST_TARGET: &str = "wasm32-wasip2";
 
 /// Runs `command` (with `sh -c`, in `dir`) to produce `wasm`, installing the
 /// `wasm32-wasip2` rustup target first if the command needs it and it is missing.
-pub(crate) async fn run(name: &str, command: &str, dir: &Path, wasm: &Path) -> anyhow::Result<()> {
+///
+/// With `debug`, the command runs with cargo's release profile set to keep full
+/// debug info (`CARGO_PROFILE_RELEASE_DEBUG=true`, no stripping), so the component
+/// carries the DWARF a native debugger needs to map guest code back to its source.
+pub(crate) async fn run(
+    name: &str,
+    command: &str,
+    dir: &Path,
+    wasm: &Path,
+    debug: bool,
+) -> anyhow::Result<()> {
     if command.contains(GUEST_TARGET) {
         ensure_rustup_target().await?;
     }
-    println!("building function `{name}`: {command}");
-    let status = tokio::process::Command::new("sh")
-        .arg("-c")
-        .arg(command)
-        .current_dir(dir)
+    let mut build = tokio::process::Command::new("sh");
+    build.arg("-c").arg(command).current_dir(dir);
+    if debug {
+        println!("building function `{name}` with debug info: {command}");
+        build
+            .env("CARGO_PROFILE_RELEASE_DEBUG", "true")
+            .env("CARGO_PROFILE_RELEASE_STRIP", "none")
+            .env("CARGO_PROFILE_DEV_DEBUG", "true");
+    } else {
+        println!("building function `{name}`: {command}");
+    }
+    let status = build
         .status()
         .await
         .with_context(|| format!("failed to run the build command of function `{name}`"))?;

@@ -204,8 +204,10 @@ impl StackBuilder {
         self
     }
 
-    /// Compile functions for native debugging (see `docs/debugging.md`). Default off:
-    /// debug builds of guests compile slower and run slower.
+    /// Debug functions natively (see `docs/debugging.md`): run each function's
+    /// `build` command with debug info kept, and compile the components with native
+    /// debug info and no optimisation, so LLDB/GDB attached to slcl can break in
+    /// handler source. Default off: such builds compile slower and run slower.
     pub fn debug(mut self, debug: bool) -> Self {
         self.debug = debug;
         self
@@ -353,9 +355,15 @@ impl StackBuilder {
 
         for (name, f) in &config.functions {
             let wasm = dir.join(&f.wasm);
+            // Debugging wants the guest's own DWARF: rebuild it with debug info.
+            if let (true, Some(command)) = (self.debug, &f.build) {
+                crate::build::run(name, command, &dir, &wasm, true).await?;
+            }
             if !wasm.exists() {
                 match (&f.build, self.build_missing) {
-                    (Some(command), true) => crate::build::run(name, command, &dir, &wasm).await?,
+                    (Some(command), true) => {
+                        crate::build::run(name, command, &dir, &wasm, false).await?
+                    }
                     _ => anyhow::bail!(
                         "function `{name}`: `{}` does not exist{}",
                         wasm.display(),

@@ -355,7 +355,7 @@ impl State {
     /// Deletes an empty bucket together with its unfinished multipart uploads.
     pub fn delete_bucket(&self, name: &str) -> ApiResult<DeleteBucket> {
         Ok(self.db.with(|c| -> rusqlite::Result<DeleteBucket> {
-            let tx = c.transaction()?;
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let exists: bool = tx.query_row(
                 "SELECT EXISTS (SELECT 1 FROM s3_buckets WHERE name = ?1)",
                 [name],
@@ -483,7 +483,7 @@ impl State {
         complete_upload: Option<&str>,
     ) -> ApiResult<Vec<Content>> {
         let mut conn = self.db.lock();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let exists: bool = tx
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM s3_buckets WHERE name = ?1)")?
             .query_row([bucket], |r| r.get(0))?;
@@ -554,7 +554,7 @@ impl State {
     /// Deletes an object; returns its body if it existed.
     pub fn delete_object(&self, bucket: &str, key: &str) -> ApiResult<Option<Content>> {
         Ok(self.db.with(|c| -> rusqlite::Result<_> {
-            let tx = c.transaction()?;
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let old: Option<Option<String>> = tx
                 .prepare_cached("SELECT blob FROM s3_objects WHERE bucket = ?1 AND key = ?2")?
                 .query_row([bucket, key], |r| r.get(0))
@@ -642,7 +642,7 @@ impl State {
     /// Stores a part (replacing one with the same number); returns the replaced body.
     pub fn put_part(&self, upload_id: &str, p: &PartRow) -> ApiResult<Option<Content>> {
         let mut conn = self.db.lock();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let exists: bool = tx
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM s3_uploads WHERE upload_id = ?1)")?
             .query_row([upload_id], |r| r.get(0))?;
@@ -687,7 +687,7 @@ impl State {
     /// Removes an upload and its parts; returns the part bodies. NoSuchUpload if gone.
     pub fn delete_upload(&self, upload_id: &str) -> ApiResult<Vec<Content>> {
         let mut conn = self.db.lock();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut blobs = Vec::new();
         {
             let mut stmt = tx.prepare_cached(

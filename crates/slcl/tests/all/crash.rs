@@ -81,6 +81,17 @@ fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A write that got no acknowledgement because the server died is in doubt; one
+/// that got an AWS error (a 500, say) is a bug, and fails the test at once.
+fn unacknowledged<E: std::error::Error + 'static, R: std::fmt::Debug>(
+    e: aws_sdk_s3::error::SdkError<E, R>,
+) -> String {
+    if let Some(service) = e.as_service_error() {
+        panic!("a write failed with an AWS error, not a crash: {service:?} ({e:?})");
+    }
+    format!("{e:?}")
+}
+
 /// Reads `key`: `Ok(None)` for NoSuchKey.
 async fn get(s3: &Client, key: &str) -> Result<Option<Vec<u8>>, String> {
     match s3.get_object().bucket(BUCKET).key(key).send().await {
@@ -164,7 +175,7 @@ impl Writer for ObjectWriter {
                     .key(&key)
                     .send()
                     .await
-                    .map_err(|e| format!("{e:?}"))?;
+                    .map_err(unacknowledged)?;
                 self.model.insert(key, None);
             } else {
                 self.versions += 1;
@@ -183,7 +194,7 @@ impl Writer for ObjectWriter {
                     .body(ByteStream::from(data))
                     .send()
                     .await
-                    .map_err(|e| format!("{e:?}"))?;
+                    .map_err(unacknowledged)?;
                 assert_eq!(out.e_tag(), Some(format!("\"{etag}\"").as_str()));
                 self.model.insert(key.clone(), Some(version));
                 self.triggers.push((key, etag));
@@ -225,7 +236,8 @@ impl Writer for ObjectWriter {
                 match (expected, got) {
                     (None, None) => {}
                     (Some(v), Some(data)) if data == body(&key, v, Self::size(v)) => {}
-                    (expected, got) => return Err(format!(
+                    (expected, got) => {
+                        return Err(format!(
                         "acknowledged state of {key} lost: expected version {expected:?}, found {}",
                         match got {
                             None => "no object".to_owned(),
@@ -235,7 +247,8 @@ impl Writer for ObjectWriter {
                                 String::from_utf8_lossy(&d[..d.len().min(40)])
                             ),
                         }
-                    )),
+                    ))
+                    }
                 }
             }
             Ok(())
@@ -291,14 +304,13 @@ impl Writer for MultipartWriter {
                 before: self.model.get(&key).copied().flatten(),
                 after: Some(version),
             });
-            let err = |e: &dyn std::fmt::Debug| format!("{e:?}");
             let upload = s3
                 .create_multipart_upload()
                 .bucket(BUCKET)
                 .key(&key)
                 .send()
                 .await
-                .map_err(|e| err(&e))?;
+                .map_err(unacknowledged)?;
             let upload_id = upload.upload_id().unwrap_or_default().to_owned();
             let mut completed = Vec::new();
             let mut digests = Vec::new();
@@ -314,7 +326,7 @@ impl Writer for MultipartWriter {
                     .body(ByteStream::from(data))
                     .send()
                     .await
-                    .map_err(|e| err(&e))?;
+                    .map_err(unacknowledged)?;
                 completed.push(
                     CompletedPart::builder()
                         .part_number(i as i32 + 1)
@@ -334,7 +346,7 @@ impl Writer for MultipartWriter {
                 )
                 .send()
                 .await
-                .map_err(|e| err(&e))?;
+                .map_err(unacknowledged)?;
             self.model.insert(key.clone(), Some(version));
             // A multipart ETag is the MD5 of the parts' binary MD5s, then `-<parts>`.
             self.triggers
