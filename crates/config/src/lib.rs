@@ -84,6 +84,9 @@ pub struct Config {
     /// S3 buckets, by bucket name. Default none.
     #[serde(default)]
     pub buckets: BTreeMap<String, BucketConfig>,
+    /// SQS queues, by queue name (a FIFO queue's name ends in `.fifo`). Default none.
+    #[serde(default)]
+    pub queues: BTreeMap<String, QueueConfig>,
 }
 
 impl Default for Config {
@@ -93,6 +96,7 @@ impl Default for Config {
             account_id: default_account_id(),
             functions: BTreeMap::new(),
             buckets: BTreeMap::new(),
+            queues: BTreeMap::new(),
         }
     }
 }
@@ -145,6 +149,43 @@ pub struct BucketConfig {
     /// Event notifications to Lambda functions. Default none.
     #[serde(default)]
     pub notifications: Vec<NotificationConfig>,
+}
+
+/// A `[queues.<name>]` table: an SQS queue created at start (or checked, if it
+/// already exists with these attributes).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueConfig {
+    /// Queue attributes by their SQS names, as CreateQueue takes them, such as
+    /// `{ VisibilityTimeout = 30, RedrivePolicy = '{"deadLetterTargetArn":"...","maxReceiveCount":3}' }`.
+    /// Numbers and booleans may be written bare. Default none (SQS's defaults:
+    /// visibility timeout 30 s, retention 4 days, no delay, standard queue unless the
+    /// name ends in `.fifo`).
+    #[serde(default)]
+    pub attributes: BTreeMap<String, AttributeValue>,
+}
+
+/// A queue attribute value in `slcl.toml`: SQS takes every attribute as a string,
+/// but a number or a boolean may be written bare.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum AttributeValue {
+    /// `"30"`, `'{"maxReceiveCount":3}'`.
+    String(String),
+    /// `30`.
+    Integer(i64),
+    /// `true`.
+    Bool(bool),
+}
+
+impl std::fmt::Display for AttributeValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AttributeValue::String(s) => f.write_str(s),
+            AttributeValue::Integer(i) => write!(f, "{i}"),
+            AttributeValue::Bool(b) => write!(f, "{b}"),
+        }
+    }
 }
 
 /// One `[[buckets.<name>.notifications]]` entry: S3 invokes `function` for matching
@@ -248,6 +289,15 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The ARN of a queue declared here (or `name` itself if it already is an ARN).
+    pub fn queue_arn(&self, name: &str) -> String {
+        if name.starts_with("arn:") {
+            name.to_string()
+        } else {
+            format!("arn:aws:sqs:{}:{}:{name}", self.region, self.account_id)
+        }
     }
 
     /// The ARN of a function declared here (or `name` itself if it already is an ARN).

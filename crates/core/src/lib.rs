@@ -10,6 +10,8 @@
 //!   queue or topic). The bus routes [`Delivery`] values to targets.
 //! - [`Dispatcher`]: sends a request to the in-process fakes; the runtime uses it for
 //!   the requests guests send out.
+//! - [`EventSource`]: a queue or stream that a Lambda event source mapping polls
+//!   (SQS queues today), so the poller never imports the emulator owning the records.
 //! - [`Clock`]: the one source of time. Every timer in the stack reads it.
 //! - [`Arn`], [`AwsError`], [`StackContext`] and id helpers.
 //!
@@ -28,6 +30,7 @@ mod clock;
 mod error;
 pub mod ids;
 mod service;
+pub mod source;
 mod target;
 mod trace;
 mod virtual_clock;
@@ -40,6 +43,7 @@ pub use service::{
     Dispatcher, LateDispatcher, RemoteAddr, RequestContext, Service, ServiceHealth, StackContext,
     TraceContext,
 };
+pub use source::{EventSource, SourceError, SourceInfo, SourceRecord};
 pub use target::{Delivery, DeliveryError, InvocationType, Target};
 pub use trace::{StepKind, TraceLog, TraceStep};
 pub use virtual_clock::VirtualClock;

@@ -11,7 +11,9 @@
 //! 3. The `X-Amz-Target` header prefix (JSON protocol services).
 //! 4. The Host name: virtual-host S3 (`photos.s3.localhost.localstack.cloud`,
 //!    `photos.localhost`, `photos.s3.amazonaws.com`).
-//! 5. The path: Lambda's `/2015-03-31/…`.
+//! 5. The path: Lambda's `/2015-03-31/…`; SQS's developer endpoint `/_aws/sqs/…`,
+//!    the `sqs.*` hosts of queue URLs and `?Action=` calls on a `/<account>/<queue>`
+//!    path (unsigned query-protocol requests).
 //! 6. Otherwise S3, which is what unsigned tools (curl, browsers) usually mean.
 //!
 //! The chosen [`Service`] gets the request untouched, with a [`RequestContext`] holding

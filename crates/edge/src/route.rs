@@ -67,6 +67,8 @@ pub fn identify<B>(req: &http::Request<B>) -> Identified {
     }
     let service = if is_lambda_path(req.uri().path()) {
         "lambda"
+    } else if is_sqs_unsigned(req) {
+        "sqs"
     } else {
         "s3"
     };
@@ -97,6 +99,39 @@ fn is_lambda_path(path: &str) -> bool {
                 | "account-settings"
                 | "code-signing-configs"
         )
+}
+
+/// Unsigned SQS requests: LocalStack's developer endpoint (`/_aws/sqs/...`), the
+/// `sqs.<region>.localhost.localstack.cloud` / `sqs.<region>.amazonaws.com` hosts of
+/// queue URLs, and query-protocol calls on a queue URL path
+/// (`/<12-digit account>/<queue>?Action=...`).
+fn is_sqs_unsigned<B>(req: &http::Request<B>) -> bool {
+    let path = req.uri().path();
+    if path.starts_with("/_aws/sqs/") {
+        return true;
+    }
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| req.uri().host())
+        .unwrap_or("");
+    // Not `sqs.s3.…`: that is virtual-host S3 for a bucket named `sqs`.
+    let s3_host = host.contains(".s3.") || host.contains(".s3-");
+    if (host.starts_with("sqs.") && !s3_host) || host.starts_with("queue.amazonaws.com") {
+        return true;
+    }
+    let mut segments = path.trim_start_matches('/').split('/');
+    let account = segments.next().unwrap_or("");
+    let queue_path = account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && segments.next().is_some_and(|q| !q.is_empty())
+        && segments.next().is_none();
+    queue_path
+        && req
+            .uri()
+            .query()
+            .is_some_and(|q| q.split('&').any(|p| p.starts_with("Action=")))
 }
 
 /// Parses `AKID/20260101/us-east-1/s3/aws4_request[, ...]`.
@@ -364,5 +399,30 @@ mod tests {
             "s3"
         );
         assert_eq!(identify(&req(|b| b.uri("/photos"))).service, "s3");
+        assert_eq!(
+            identify(&req(|b| b.uri("/_aws/sqs/messages?QueueUrl=x"))).service,
+            "sqs"
+        );
+        let queue_host = req(|b| {
+            b.uri("/000000000000/jobs")
+                .header("host", "sqs.us-east-1.localhost.localstack.cloud:4566")
+        });
+        assert_eq!(identify(&queue_host).service, "sqs");
+        let bucket_named_sqs = req(|b| {
+            b.uri("/key")
+                .header("host", "sqs.s3.localhost.localstack.cloud")
+        });
+        assert_eq!(identify(&bucket_named_sqs).service, "s3");
+        assert_eq!(
+            identify(&req(
+                |b| b.uri("/000000000000/jobs?Action=SendMessage&MessageBody=x")
+            ))
+            .service,
+            "sqs"
+        );
+        assert_eq!(
+            identify(&req(|b| b.uri("/000000000000/jobs"))).service,
+            "s3"
+        );
     }
 }

@@ -11,8 +11,10 @@ const GUEST_TARGET: &str = "wasm32-wasip2";
 /// `wasm32-wasip2` rustup target first if the command needs it and it is missing.
 ///
 /// With `debug`, the command runs with cargo's release profile set to keep full
-/// debug info (`CARGO_PROFILE_RELEASE_DEBUG=true`, no stripping), so the component
-/// carries the DWARF a native debugger needs to map guest code back to its source.
+/// debug info and not optimise (`CARGO_PROFILE_RELEASE_DEBUG=true`,
+/// `CARGO_PROFILE_RELEASE_OPT_LEVEL=0`, no stripping), so the component carries the
+/// DWARF a native debugger needs to map guest code back to its source and to show
+/// local variables (optimised code keeps few of them).
 pub(crate) async fn run(
     name: &str,
     command: &str,
@@ -30,6 +32,7 @@ pub(crate) async fn run(
         build
             .env("CARGO_PROFILE_RELEASE_DEBUG", "true")
             .env("CARGO_PROFILE_RELEASE_STRIP", "none")
+            .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "0")
             .env("CARGO_PROFILE_DEV_DEBUG", "true");
     } else {
         println!("building function `{name}`: {command}");

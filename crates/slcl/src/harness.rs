@@ -81,6 +81,59 @@ impl Stack {
             .unwrap_or(0)
     }
 
+    /// Waits up to `timeout` (real time) for the next message on queue `queue` (a
+    /// name, URL or ARN) and returns it without consuming it: its visibility and
+    /// receive count do not change, so the application (or an event source mapping)
+    /// still receives it. "Next" means the first message, in queue order, that this
+    /// method has not returned before for `queue`; a message sent before the call is
+    /// not missed. In-flight and delayed messages count.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+    /// # async fn main() -> anyhow::Result<()> {
+    /// use std::time::Duration;
+    /// let stack = slcl::Stack::harness().queue("jobs").start().await?;
+    /// stack.sqs().send("jobs", "hello", Default::default())?;
+    /// let message = stack.next_message("jobs", Duration::from_secs(5)).await?;
+    /// assert_eq!(message.body, "hello");
+    /// # Ok(()) }
+    /// ```
+    pub async fn next_message(
+        &self,
+        queue: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<slcl_sqs::ReceivedMessage> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            // Ask to be woken before looking, so a send in between is not missed.
+            let woken = self.sqs().notified(queue);
+            let messages = self
+                .sqs()
+                .peek(queue)
+                .with_context(|| format!("queue `{queue}`"))?;
+            {
+                let mut seen = self.seen_messages.lock().unwrap_or_else(|p| p.into_inner());
+                let seen = seen.entry(queue.to_owned()).or_default();
+                if let Some(m) = messages.into_iter().find(|m| !seen.contains(&m.message_id)) {
+                    seen.insert(m.message_id.clone());
+                    return Ok(m);
+                }
+            }
+            // `notified` also completes on clock deadlines; poll now and then as well,
+            // since a message can arrive by a path that does not notify (a move task).
+            let tick = tokio::time::sleep(Duration::from_millis(50));
+            tokio::select! {
+                _ = woken => {}
+                _ = tick => {}
+                _ = tokio::time::sleep_until(deadline) => {
+                    anyhow::bail!(
+                        "no new message on queue `{queue}` within {timeout:?}"
+                    );
+                }
+            }
+        }
+    }
+
     /// Every recorded step of trace `trace_id` (requests at the edge, deliveries on the
     /// bus, invocations), in the order they started, with their parents and timings;
     /// the same list `GET /_slcl/traces/<id>` answers. The trace id of a request is in
@@ -118,18 +171,24 @@ impl Stack {
     }
 
     /// Returns the stack to its state just after start, for the next test case:
-    /// deletes every bucket and object and creates the declared buckets and
-    /// notifications again, drops queued async invocations, recorded invocations and
+    /// deletes every bucket, object, queue and message and creates the declared
+    /// queues, buckets and notifications again, drops queued async invocations, recorded invocations and
     /// traces, and drops warm instances (so module-level state starts fresh).
     /// Functions stay loaded. Invocations running during the reset still finish.
     pub fn reset(&self) -> anyhow::Result<()> {
         self.s3().reset()?;
+        self.sqs().reset()?;
         self.lambda().reset()?;
         self.traces.clear();
         self.cursors
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
+        self.seen_messages
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        crate::stack::create_queues(self.config(), self.sqs())?;
         crate::stack::create_buckets(self.config(), self.s3(), &self.bus)
     }
 }

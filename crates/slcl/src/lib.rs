@@ -88,10 +88,11 @@ mod watch;
 #[cfg(feature = "sdk")]
 pub use sdk::sdk_config;
 
-pub use slcl_config::{Config, FunctionConfig, NotificationConfig};
+pub use slcl_config::{AttributeValue, Config, FunctionConfig, NotificationConfig, QueueConfig};
 pub use slcl_core::{StepKind, TraceStep, VirtualClock};
 pub use slcl_lambda::{InvocationRecord, InvokeOutput};
 pub use slcl_runtime::Outcome;
+pub use slcl_sqs::{ReceivedMessage, SendOptions};
 pub use stack::{
     Stack, StackBuilder, StateLocation, DEFAULT_HOST, DEFAULT_PORT, HARNESS_MAX_INSTANCES,
 };

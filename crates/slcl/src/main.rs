@@ -30,8 +30,9 @@ enum Command {
         /// Address to listen on. The default keeps the stack private to this machine.
         #[arg(long, default_value = DEFAULT_HOST)]
         host: String,
-        /// Compile functions with debug info so a native debugger attached to slcl can
-        /// break in handler source (see docs/debugging.md).
+        /// Build and compile functions with debug info and no optimisation, so a native
+        /// debugger attached to slcl can break in handler source (see
+        /// docs/debugging.md). Also on when SLCL_DEBUG=1.
         #[arg(long)]
         debug: bool,
     },
@@ -64,7 +65,11 @@ fn main() -> anyhow::Result<()> {
 
 async fn up(dir: Option<PathBuf>, host: String, port: u16, debug: bool) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let mut builder = Stack::builder().host(host).port(port).debug(debug);
+    let mut builder = Stack::builder().host(host).port(port);
+    if debug {
+        // Without the flag, `SLCL_DEBUG` still decides (the builder's default).
+        builder = builder.debug(true);
+    }
     if let Some(dir) = dir {
         anyhow::ensure!(
             dir.is_dir(),
@@ -112,9 +117,22 @@ fn print_banner(stack: &Stack, took: std::time::Duration) {
             format!("{} objects, {} bytes", b.objects, b.bytes),
         ]);
     }
+    for name in stack.sqs().queue_names().unwrap_or_default() {
+        let attrs = stack.sqs().queue_attributes(&name).unwrap_or_default();
+        let count = |k: &str| attrs.get(k).map(String::as_str).unwrap_or("0").to_owned();
+        rows.push([
+            "sqs queue".into(),
+            name,
+            format!(
+                "{} messages, {} in flight",
+                count("ApproximateNumberOfMessages"),
+                count("ApproximateNumberOfMessagesNotVisible")
+            ),
+        ]);
+    }
     if rows.is_empty() {
         println!(
-            "no resources declared (declare them in slcl.toml, or create buckets with any S3 client)"
+            "no resources declared (declare them in slcl.toml, or create buckets and queues with any AWS client)"
         );
         return;
     }

@@ -3,13 +3,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use slcl_config::{BucketConfig, Config, FunctionConfig, NotificationConfig};
+use slcl_config::{BucketConfig, Config, FunctionConfig, NotificationConfig, QueueConfig};
 use slcl_core::{
     LateDispatcher, Service, SharedClock, StackContext, SystemClock, TraceLog, VirtualClock,
 };
 use slcl_lambda::{FunctionDecl, LambdaService, NativeHandler};
 use slcl_runtime::{ConsoleLogSink, LogSink, NullLogSink, Runtime, RuntimeConfig};
 use slcl_s3::{LambdaNotification, S3Service};
+use slcl_sqs::SqsService;
 use slcl_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -42,6 +43,7 @@ pub struct StackBuilder {
     functions: Vec<(String, FunctionConfig)>,
     natives: Vec<(String, FunctionConfig, NativeHandler)>,
     buckets: Vec<(String, Option<NotificationConfig>)>,
+    queues: Vec<(String, QueueConfig)>,
     state: StateLocation,
     host: String,
     port: u16,
@@ -75,10 +77,11 @@ impl Default for StackBuilder {
             functions: Vec::new(),
             natives: Vec::new(),
             buckets: Vec::new(),
+            queues: Vec::new(),
             state: StateLocation::ProjectDir,
             host: DEFAULT_HOST.into(),
             port: DEFAULT_PORT,
-            debug: false,
+            debug: debug_from_env(),
             build_missing: true,
             watch: true,
             quiet: false,
@@ -186,6 +189,19 @@ impl StackBuilder {
         self
     }
 
+    /// Declares an SQS queue with SQS's default attributes (a FIFO queue if the name
+    /// ends in `.fifo`), created at start (and again by [`Stack::reset`]), as a
+    /// `[queues.<name>]` table.
+    pub fn queue(self, name: &str) -> Self {
+        self.queue_config(name, QueueConfig::default())
+    }
+
+    /// Declares an SQS queue with the attributes of a `[queues.<name>]` table.
+    pub fn queue_config(mut self, name: &str, config: QueueConfig) -> Self {
+        self.queues.push((name.to_owned(), config));
+        self
+    }
+
     /// Where state lives. Default [`StateLocation::ProjectDir`].
     pub fn state(mut self, state: StateLocation) -> Self {
         self.state = state;
@@ -205,9 +221,12 @@ impl StackBuilder {
     }
 
     /// Debug functions natively (see `docs/debugging.md`): run each function's
-    /// `build` command with debug info kept, and compile the components with native
-    /// debug info and no optimisation, so LLDB/GDB attached to slcl can break in
-    /// handler source. Default off: such builds compile slower and run slower.
+    /// `build` command with debug info kept and without optimisation, and compile the
+    /// components with native debug info and no optimisation, so LLDB/GDB attached to
+    /// slcl can break in handler source and show its variables. Default: off, unless
+    /// the environment variable `SLCL_DEBUG` is set to `1` or `true` (so an IDE launch
+    /// configuration can turn it on without a code change); such builds compile
+    /// slower and run slower.
     pub fn debug(mut self, debug: bool) -> Self {
         self.debug = debug;
         self
@@ -292,6 +311,9 @@ impl StackBuilder {
                 entry.notifications.push(n.clone());
             }
         }
+        for (name, q) in &self.queues {
+            config.queues.insert(name.clone(), q.clone());
+        }
         let store = match &self.state {
             StateLocation::ProjectDir => Store::open(dir.join(".slcl"))?,
             StateLocation::Dir(d) => Store::open(d)?,
@@ -344,7 +366,9 @@ impl StackBuilder {
             Arc::clone(&traces),
         )?;
         bus.register("lambda", lambda.clone());
-        let services: Vec<Arc<dyn Service>> = vec![s3.clone(), lambda.clone()];
+        let sqs = SqsService::new(&store, Arc::clone(&clock), stack.clone())?;
+        bus.register("sqs", sqs.clone());
+        let services: Vec<Arc<dyn Service>> = vec![s3.clone(), lambda.clone(), sqs.clone()];
         let router = slcl_edge::Router::new(
             stack.clone(),
             services,
@@ -411,6 +435,7 @@ impl StackBuilder {
                 Arc::clone(handler),
             );
         }
+        create_queues(&config, &sqs)?;
         create_buckets(&config, &s3, &bus)?;
         lambda.start();
 
@@ -430,17 +455,37 @@ impl StackBuilder {
             dir,
             store,
             s3,
+            sqs,
             lambda,
             bus,
             traces,
             clock,
             virtual_clock: self.virtual_clock,
             cursors: Default::default(),
+            seen_messages: Default::default(),
             stop: Some(stop),
             server: Some(server),
             _watcher: watcher,
         })
     }
+}
+
+/// Creates the configuration's queues, or applies their declared attributes to the
+/// ones that exist. Queues without a dead-letter queue first, so a redrive policy's
+/// target exists when it is checked.
+pub(crate) fn create_queues(config: &Config, sqs: &SqsService) -> anyhow::Result<()> {
+    let mut queues: Vec<(&String, &QueueConfig)> = config.queues.iter().collect();
+    queues.sort_by_key(|(_, q)| q.attributes.contains_key("RedrivePolicy"));
+    for (name, q) in queues {
+        let attributes = q
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_string()))
+            .collect();
+        sqs.ensure_queue(name, attributes)
+            .with_context(|| format!("queues.{name}"))?;
+    }
+    Ok(())
 }
 
 /// Creates the configuration's buckets (if missing) and sets their notifications,
@@ -535,6 +580,7 @@ pub struct Stack {
     dir: PathBuf,
     store: Store,
     s3: Arc<S3Service>,
+    sqs: Arc<SqsService>,
     lambda: Arc<LambdaService>,
     pub(crate) bus: Arc<slcl_bus::Bus>,
     pub(crate) traces: Arc<TraceLog>,
@@ -543,6 +589,9 @@ pub struct Stack {
     /// Per function, the `seq` of the last invocation [`Stack::next_invocation`]
     /// returned.
     pub(crate) cursors: std::sync::Mutex<std::collections::HashMap<String, u64>>,
+    /// Per queue, the ids of the messages [`Stack::next_message`] returned.
+    pub(crate) seen_messages:
+        std::sync::Mutex<std::collections::HashMap<String, std::collections::HashSet<String>>>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _watcher: Option<crate::watch::Watcher>,
@@ -606,6 +655,11 @@ impl Stack {
         &self.s3
     }
 
+    /// The SQS emulator.
+    pub fn sqs(&self) -> &Arc<SqsService> {
+        &self.sqs
+    }
+
     /// The Lambda emulator.
     pub fn lambda(&self) -> &Arc<LambdaService> {
         &self.lambda
@@ -632,4 +686,9 @@ impl Drop for Stack {
             let _ = stop.send(());
         }
     }
+}
+
+/// `SLCL_DEBUG=1` (or `true`) turns [`StackBuilder::debug`] on by default.
+fn debug_from_env() -> bool {
+    std::env::var("SLCL_DEBUG").is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes"))
 }

@@ -5,8 +5,9 @@
 //!
 //! Each kind of write is a [`Writer`]: it performs writes one at a time, remembers
 //! which were acknowledged and which one was in flight when the process died, and
-//! checks them after the restart. A later service joins the test by adding a writer
-//! (SQS sends, async invokes, DynamoDB puts) to [`writers`].
+//! checks them after the restart. Writers today: S3 PUTs, overwrites and deletes,
+//! multipart completions (both notifying a function), SQS sends. A later service
+//! joins the test by adding a writer (async invokes, DynamoDB puts) to [`writers`].
 //!
 //! `SLCL_CRASH_ROUNDS` sets the number of kill/restart rounds (default 50) and
 //! `SLCL_CRASH_SEED` the random seed (printed, so a failure can be replayed).
@@ -52,13 +53,22 @@ struct InDoubt {
 /// One kind of write.
 trait Writer: Send {
     /// Performs one write; `Err` when no acknowledgement came (the server died).
-    fn write<'a>(&'a mut self, s3: &'a Client) -> BoxFuture<'a, Result<(), String>>;
+    fn write<'a>(&'a mut self, c: &'a Clients) -> BoxFuture<'a, Result<(), String>>;
     /// After a restart: every acknowledged write is there; the write in doubt is
     /// settled to what the store holds. `all` checks every key ever written, not just
     /// those written since the last check.
-    fn check<'a>(&'a mut self, s3: &'a Client, all: bool) -> BoxFuture<'a, Result<(), String>>;
+    fn check<'a>(&'a mut self, c: &'a Clients, all: bool) -> BoxFuture<'a, Result<(), String>>;
     /// Acknowledged writes that trigger an invocation: (key, ETag) of each.
-    fn triggers(&self) -> &[(String, String)];
+    fn triggers(&self) -> &[(String, String)] {
+        &[]
+    }
+}
+
+/// A client for each service a writer writes to.
+#[derive(Clone)]
+struct Clients {
+    s3: Client,
+    sqs: aws_sdk_sqs::Client,
 }
 
 /// The body of `key` at `version`: unique per version, some of it large enough to
@@ -133,7 +143,7 @@ impl ObjectWriter {
 
     fn size(version: u64) -> usize {
         // One write in three is 100 KiB: a blob file next to the database.
-        if version % 3 == 0 {
+        if version.is_multiple_of(3) {
             100 * 1024
         } else {
             200
@@ -153,7 +163,8 @@ impl ObjectWriter {
 }
 
 impl Writer for ObjectWriter {
-    fn write<'a>(&'a mut self, s3: &'a Client) -> BoxFuture<'a, Result<(), String>> {
+    fn write<'a>(&'a mut self, c: &'a Clients) -> BoxFuture<'a, Result<(), String>> {
+        let s3 = &c.s3;
         Box::pin(async move {
             let dice = self.rng.below(100);
             let existing = if dice >= 60 { self.present_key() } else { None };
@@ -204,7 +215,8 @@ impl Writer for ObjectWriter {
         })
     }
 
-    fn check<'a>(&'a mut self, s3: &'a Client, all: bool) -> BoxFuture<'a, Result<(), String>> {
+    fn check<'a>(&'a mut self, c: &'a Clients, all: bool) -> BoxFuture<'a, Result<(), String>> {
+        let s3 = &c.s3;
         Box::pin(async move {
             if let Some(doubt) = self.in_doubt.take() {
                 let got = get(s3, &doubt.key).await?;
@@ -277,7 +289,7 @@ impl MultipartWriter {
     fn parts(version: u64) -> Vec<usize> {
         // Every fourth upload has a full-size first part (5 MiB); the others are
         // single small parts, which S3 allows for the last part.
-        if version % 4 == 0 {
+        if version.is_multiple_of(4) {
             vec![MIN_PART, 1000]
         } else {
             vec![3000]
@@ -294,7 +306,8 @@ impl MultipartWriter {
 }
 
 impl Writer for MultipartWriter {
-    fn write<'a>(&'a mut self, s3: &'a Client) -> BoxFuture<'a, Result<(), String>> {
+    fn write<'a>(&'a mut self, c: &'a Clients) -> BoxFuture<'a, Result<(), String>> {
+        let s3 = &c.s3;
         Box::pin(async move {
             let key = format!("mp/{}", self.rng.below(4));
             self.versions += 1;
@@ -356,7 +369,8 @@ impl Writer for MultipartWriter {
         })
     }
 
-    fn check<'a>(&'a mut self, s3: &'a Client, _all: bool) -> BoxFuture<'a, Result<(), String>> {
+    fn check<'a>(&'a mut self, c: &'a Clients, _all: bool) -> BoxFuture<'a, Result<(), String>> {
+        let s3 = &c.s3;
         Box::pin(async move {
             if let Some(doubt) = self.in_doubt.take() {
                 let got = get(s3, &doubt.key).await?;
@@ -400,9 +414,129 @@ impl Writer for MultipartWriter {
     }
 }
 
+/// SendMessage to a queue. The check drains the queue (receive, then delete) and
+/// requires every acknowledged send to have been drained in this or an earlier
+/// round, nothing drained twice after its delete was acknowledged, and nothing that
+/// was never sent.
+struct QueueWriter {
+    next: u64,
+    /// Sent and acknowledged, not yet drained.
+    acked: BTreeSet<u64>,
+    /// The send in flight when slcl died: may or may not be in the queue.
+    in_doubt: Option<u64>,
+    /// Drained (received and deleted, with the delete acknowledged).
+    drained: BTreeSet<u64>,
+}
+
+impl QueueWriter {
+    const QUEUE: &str = "stream";
+
+    fn url(c: &Clients) -> BoxFuture<'_, Result<String, String>> {
+        Box::pin(async move {
+            c.sqs
+                .get_queue_url()
+                .queue_name(Self::QUEUE)
+                .send()
+                .await
+                .map_err(|e| format!("GetQueueUrl: {e:?}"))
+                .map(|o| o.queue_url().unwrap_or_default().to_owned())
+        })
+    }
+}
+
+impl Writer for QueueWriter {
+    fn write<'a>(&'a mut self, c: &'a Clients) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let url = Self::url(c).await?;
+            self.next += 1;
+            let n = self.next;
+            self.in_doubt = Some(n);
+            let body = format!("message {n}");
+            let out = c
+                .sqs
+                .send_message()
+                .queue_url(url)
+                .message_body(&body)
+                .send()
+                .await
+                .map_err(|e| {
+                    if let Some(service) = e.as_service_error() {
+                        panic!("SendMessage failed with an AWS error, not a crash: {service:?}");
+                    }
+                    format!("{e:?}")
+                })?;
+            assert_eq!(
+                out.md5_of_message_body(),
+                Some(md5_hex(body.as_bytes()).as_str())
+            );
+            self.acked.insert(n);
+            self.in_doubt = None;
+            Ok(())
+        })
+    }
+
+    fn check<'a>(&'a mut self, c: &'a Clients, _all: bool) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let url = Self::url(c).await?;
+            loop {
+                let out = c
+                    .sqs
+                    .receive_message()
+                    .queue_url(&url)
+                    .max_number_of_messages(10)
+                    .visibility_timeout(600)
+                    .send()
+                    .await
+                    .map_err(|e| format!("ReceiveMessage: {e:?}"))?;
+                let messages = out.messages();
+                if messages.is_empty() {
+                    break;
+                }
+                for m in messages {
+                    let body = m.body().unwrap_or_default();
+                    let n: u64 = body
+                        .strip_prefix("message ")
+                        .and_then(|n| n.parse().ok())
+                        .ok_or_else(|| format!("a message that was never sent: {body:?}"))?;
+                    if self.drained.contains(&n) {
+                        return Err(format!(
+                            "{body:?} came back after its delete was acknowledged"
+                        ));
+                    }
+                    if !self.acked.remove(&n) && self.in_doubt != Some(n) {
+                        return Err(format!("{body:?} was never sent"));
+                    }
+                    c.sqs
+                        .delete_message()
+                        .queue_url(&url)
+                        .receipt_handle(m.receipt_handle().unwrap_or_default())
+                        .send()
+                        .await
+                        .map_err(|e| format!("DeleteMessage: {e:?}"))?;
+                    self.drained.insert(n);
+                }
+            }
+            self.in_doubt = None;
+            if let Some(lost) = self.acked.first() {
+                return Err(format!(
+                    "{} acknowledged SendMessage calls lost, such as message {lost}",
+                    self.acked.len()
+                ));
+            }
+            Ok(())
+        })
+    }
+}
+
 /// Every writer, each with its own keys.
 fn writers(seed: u64) -> Vec<Box<dyn Writer>> {
     vec![
+        Box::new(QueueWriter {
+            next: 0,
+            acked: BTreeSet::new(),
+            in_doubt: None,
+            drained: BTreeSet::new(),
+        }),
         Box::new(ObjectWriter::new(seed)),
         Box::new(MultipartWriter {
             rng: Rng(seed.rotate_left(17) | 1),
@@ -509,6 +643,24 @@ async fn readable(s3: &Client, rng: &mut Rng) -> Result<usize, String> {
     Ok(listed.len())
 }
 
+fn clients(endpoint: &str) -> Clients {
+    let config = slcl::sdk_config(endpoint, "us-east-1");
+    let sqs = aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::config::Builder::from(&config)
+            .retry_config(aws_sdk_sqs::config::retry::RetryConfig::disabled())
+            .timeout_config(
+                aws_sdk_sqs::config::timeout::TimeoutConfig::builder()
+                    .operation_timeout(Duration::from_secs(20))
+                    .build(),
+            )
+            .build(),
+    );
+    Clients {
+        s3: client(endpoint),
+        sqs,
+    }
+}
+
 fn client(endpoint: &str) -> Client {
     let config = slcl::sdk_config(endpoint, "us-east-1");
     Client::from_conf(
@@ -545,8 +697,10 @@ async fn acknowledged_writes_survive_sigkill_at_random_moments() {
     let dir = project(&format!(
         "[functions.recorder]\nwasm = {}\ntimeout = 30\n\n\
          [[buckets.{BUCKET}.notifications]]\nfunction = \"recorder\"\nprefix = \"in/\"\n\n\
-         [[buckets.{BUCKET}.notifications]]\nfunction = \"recorder\"\nprefix = \"mp/\"\n",
-        toml_path(slcl_fixtures::S3_RECORDER)
+         [[buckets.{BUCKET}.notifications]]\nfunction = \"recorder\"\nprefix = \"mp/\"\n\n\
+         [queues.{}]\n",
+        toml_path(slcl_fixtures::S3_RECORDER),
+        QueueWriter::QUEUE
     ));
     let mut rng = Rng(seed | 1);
     let mut writers = writers(seed);
@@ -554,13 +708,14 @@ async fn acknowledged_writes_survive_sigkill_at_random_moments() {
     let mut acked_total = 0usize;
     for round in 0..=rounds {
         let slcl = tokio::task::block_in_place(|| Slcl::up(dir.path()));
-        let s3 = client(&slcl.endpoint);
+        let clients = clients(&slcl.endpoint);
+        let s3 = clients.s3.clone();
         let last = round == rounds;
         let fail = |what: String| -> ! {
             panic!("round {round} (SLCL_CRASH_SEED={seed}): {what}");
         };
         for w in writers.iter_mut() {
-            if let Err(e) = w.check(&s3, last).await {
+            if let Err(e) = w.check(&clients, last).await {
                 fail(e);
             }
         }
@@ -578,10 +733,10 @@ async fn acknowledged_writes_survive_sigkill_at_random_moments() {
         let kill_after = Duration::from_millis(20 + rng.below(300));
         let mut running = tokio::task::JoinSet::new();
         for mut w in std::mem::take(&mut writers) {
-            let s3 = s3.clone();
+            let clients = clients.clone();
             running.spawn(async move {
                 let mut acked = 0usize;
-                while w.write(&s3).await.is_ok() {
+                while w.write(&clients).await.is_ok() {
                     acked += 1;
                 }
                 (w, acked)

@@ -10,4 +10,5 @@ mod harness;
 mod lambda;
 mod restart;
 mod s3_events;
+mod sqs;
 mod thumbnail;
