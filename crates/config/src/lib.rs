@@ -125,6 +125,62 @@ pub struct FunctionConfig {
     /// Free-form description, as Lambda's `Description`. Default empty.
     #[serde(default)]
     pub description: String,
+    /// SQS queues this function is triggered by (`[[functions.<name>.sqs]]`), each an
+    /// event source mapping. Default none.
+    #[serde(default)]
+    pub sqs: Vec<SqsTriggerConfig>,
+}
+
+/// One `[[functions.<name>.sqs]]` entry: an event source mapping from an SQS queue,
+/// as `CreateEventSourceMapping` would make it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqsTriggerConfig {
+    /// A queue declared under `[queues]` (or any existing queue's name or ARN).
+    /// Required.
+    pub queue: String,
+    /// `BatchSize`: most messages per invocation, 1–10000 (above 10 needs a batching
+    /// window). Default 10.
+    #[serde(default)]
+    pub batch_size: Option<u32>,
+    /// `MaximumBatchingWindowInSeconds`: how long to gather a batch, 0–300. Default 0.
+    #[serde(default)]
+    pub maximum_batching_window: Option<u32>,
+    /// `FilterCriteria`: event filter patterns (JSON text each, at most 5); a message
+    /// matching none is deleted without an invocation. Default none (every message).
+    #[serde(default)]
+    pub filters: Vec<String>,
+    /// `FunctionResponseTypes = ["ReportBatchItemFailures"]`: the function may answer
+    /// `{"batchItemFailures":[{"itemIdentifier":"<messageId>"}]}` to retry only those.
+    /// Default false.
+    #[serde(default)]
+    pub report_batch_item_failures: bool,
+    /// `ScalingConfig.MaximumConcurrency`: most batches in flight at once, 2–1000.
+    /// Default none (up to 5).
+    #[serde(default)]
+    pub maximum_concurrency: Option<u32>,
+    /// `Enabled`. Default true.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+}
+
+impl SqsTriggerConfig {
+    /// A mapping from `queue` with every other key at its default.
+    pub fn new(queue: impl Into<String>) -> SqsTriggerConfig {
+        SqsTriggerConfig {
+            queue: queue.into(),
+            batch_size: None,
+            maximum_batching_window: None,
+            filters: Vec::new(),
+            report_batch_item_failures: false,
+            maximum_concurrency: None,
+            enabled: true,
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
 }
 
 impl FunctionConfig {
@@ -138,6 +194,7 @@ impl FunctionConfig {
             timeout: DEFAULT_TIMEOUT_SECS,
             env: BTreeMap::new(),
             description: String::new(),
+            sqs: Vec::new(),
         }
     }
 }
@@ -277,6 +334,16 @@ impl Config {
     fn validate(&self) -> Result<(), String> {
         for (name, f) in &self.functions {
             Self::check_function(name, f)?;
+        }
+        for (name, f) in &self.functions {
+            for t in &f.sqs {
+                if !t.queue.starts_with("arn:") && !self.queues.contains_key(&t.queue) {
+                    return Err(format!(
+                        "functions.{name}.sqs names queue `{}`, which is not declared under [queues]",
+                        t.queue
+                    ));
+                }
+            }
         }
         for (bucket, b) in &self.buckets {
             for n in &b.notifications {

@@ -88,7 +88,9 @@ mod watch;
 #[cfg(feature = "sdk")]
 pub use sdk::sdk_config;
 
-pub use slcl_config::{AttributeValue, Config, FunctionConfig, NotificationConfig, QueueConfig};
+pub use slcl_config::{
+    AttributeValue, Config, FunctionConfig, NotificationConfig, QueueConfig, SqsTriggerConfig,
+};
 pub use slcl_core::{StepKind, TraceStep, VirtualClock};
 pub use slcl_lambda::{InvocationRecord, InvokeOutput};
 pub use slcl_runtime::Outcome;

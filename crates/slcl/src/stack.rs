@@ -3,11 +3,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use slcl_config::{BucketConfig, Config, FunctionConfig, NotificationConfig, QueueConfig};
+use slcl_config::{
+    BucketConfig, Config, FunctionConfig, NotificationConfig, QueueConfig, SqsTriggerConfig,
+};
 use slcl_core::{
     LateDispatcher, Service, SharedClock, StackContext, SystemClock, TraceLog, VirtualClock,
 };
-use slcl_lambda::{FunctionDecl, LambdaService, NativeHandler};
+use slcl_lambda::{FunctionDecl, LambdaService, MappingDecl, NativeHandler};
 use slcl_runtime::{ConsoleLogSink, LogSink, NullLogSink, Runtime, RuntimeConfig};
 use slcl_s3::{LambdaNotification, S3Service};
 use slcl_sqs::SqsService;
@@ -44,6 +46,8 @@ pub struct StackBuilder {
     natives: Vec<(String, FunctionConfig, NativeHandler)>,
     buckets: Vec<(String, Option<NotificationConfig>)>,
     queues: Vec<(String, QueueConfig)>,
+    /// (function, mapping) pairs declared in code.
+    sqs_triggers: Vec<(String, SqsTriggerConfig)>,
     state: StateLocation,
     host: String,
     port: u16,
@@ -78,6 +82,7 @@ impl Default for StackBuilder {
             natives: Vec::new(),
             buckets: Vec::new(),
             queues: Vec::new(),
+            sqs_triggers: Vec::new(),
             state: StateLocation::ProjectDir,
             host: DEFAULT_HOST.into(),
             port: DEFAULT_PORT,
@@ -199,6 +204,26 @@ impl StackBuilder {
     /// Declares an SQS queue with the attributes of a `[queues.<name>]` table.
     pub fn queue_config(mut self, name: &str, config: QueueConfig) -> Self {
         self.queues.push((name.to_owned(), config));
+        self
+    }
+
+    /// Declares that messages on `queue` (declared too, if it is not yet) invoke
+    /// `function` (a declared or native function), through an event source mapping
+    /// with the defaults: batches of up to 10, no batching window, no filters.
+    pub fn sqs_trigger(mut self, queue: &str, function: &str) -> Self {
+        if !self.queues.iter().any(|(q, _)| q == queue) {
+            self.queues.push((queue.to_owned(), QueueConfig::default()));
+        }
+        self.sqs_triggers
+            .push((function.to_owned(), SqsTriggerConfig::new(queue)));
+        self
+    }
+
+    /// Like [`StackBuilder::sqs_trigger`], with every key of a
+    /// `[[functions.<name>.sqs]]` entry (batch size and window, filters,
+    /// `ReportBatchItemFailures`, concurrency). The queue must be declared.
+    pub fn sqs_trigger_config(mut self, function: &str, config: SqsTriggerConfig) -> Self {
+        self.sqs_triggers.push((function.to_owned(), config));
         self
     }
 
@@ -437,6 +462,32 @@ impl StackBuilder {
         }
         create_queues(&config, &sqs)?;
         create_buckets(&config, &s3, &bus)?;
+        lambda.register_source("sqs", sqs.clone());
+        let triggers = config
+            .functions
+            .iter()
+            .flat_map(|(name, f)| f.sqs.iter().map(move |t| (name, t)))
+            .chain(self.sqs_triggers.iter().map(|(name, t)| (name, t)));
+        let mut mappings = Vec::new();
+        for (function, t) in triggers {
+            let arn = sqs.queue_arn(&t.queue).map_err(|_| {
+                anyhow::anyhow!(
+                    "functions.{function}.sqs: queue `{}` does not exist (declare it under [queues])",
+                    t.queue
+                )
+            })?;
+            mappings.push(MappingDecl {
+                function: function.clone(),
+                event_source_arn: arn,
+                batch_size: t.batch_size,
+                maximum_batching_window_s: t.maximum_batching_window,
+                filters: t.filters.clone(),
+                report_batch_item_failures: t.report_batch_item_failures,
+                maximum_concurrency: t.maximum_concurrency,
+                enabled: t.enabled,
+            });
+        }
+        lambda.declare_mappings(&mappings)?;
         lambda.start();
 
         let watcher = if self.watch {

@@ -25,18 +25,23 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod esm;
 mod events;
+pub mod filter;
 mod operations;
 pub mod protocol;
 pub mod state;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock, Weak};
 
-use slcl_core::{SharedClock, StackContext, TraceLog};
+use slcl_core::{EventSource, SharedClock, StackContext, TraceLog};
 use slcl_runtime::Runtime;
 use slcl_store::Store;
 use tokio::sync::Notify;
 
+pub use esm::{EventSourceMapping, MappingDecl};
 pub use operations::InvokeOutput;
 pub use slcl_runtime::native::NativeHandler;
 pub use state::{FunctionDecl, FunctionEntry, InvocationRecord};
@@ -61,6 +66,9 @@ pub enum LambdaError {
     /// The state database failed.
     #[error("lambda state: {0}")]
     State(String),
+    /// A declared event source mapping is invalid (the message says which and why).
+    #[error("event source mapping: {0}")]
+    InvalidMapping(String),
 }
 
 /// The Lambda service: API, registry and async queue.
@@ -73,6 +81,12 @@ pub struct LambdaService {
     wake: Notify,
     traces: Arc<TraceLog>,
     invocations: state::InvocationLog,
+    /// Event sources by ARN service namespace (`sqs`).
+    sources: RwLock<HashMap<String, Arc<dyn EventSource>>>,
+    mappings: esm::MappingStore,
+    pollers: esm::Pollers,
+    started: AtomicBool,
+    me: Weak<LambdaService>,
 }
 
 impl LambdaService {
@@ -89,8 +103,11 @@ impl LambdaService {
         traces: Arc<TraceLog>,
     ) -> Result<Arc<LambdaService>, LambdaError> {
         let db = store.db().map_err(|e| LambdaError::State(e.to_string()))?;
-        let queue = state::AsyncQueue::open(db).map_err(|e| LambdaError::State(e.to_string()))?;
-        Ok(Arc::new(LambdaService {
+        let queue =
+            state::AsyncQueue::open(db.clone()).map_err(|e| LambdaError::State(e.to_string()))?;
+        let mappings =
+            esm::MappingStore::open(db).map_err(|e| LambdaError::State(format!("{e:#}")))?;
+        Ok(Arc::new_cyclic(|me| LambdaService {
             stack,
             runtime,
             clock,
@@ -99,12 +116,20 @@ impl LambdaService {
             wake: Notify::new(),
             traces,
             invocations: state::InvocationLog::default(),
+            sources: RwLock::default(),
+            mappings,
+            pollers: esm::Pollers::default(),
+            started: AtomicBool::new(false),
+            me: me.clone(),
         }))
     }
 
-    /// Starts the background worker that runs async invocations.
+    /// Starts the background worker that runs async invocations, and the poller of
+    /// every enabled event source mapping (including ones stored by a previous run).
     pub fn start(self: &Arc<Self>) {
         events::spawn_worker(Arc::clone(self));
+        self.started.store(true, Ordering::SeqCst);
+        self.start_pollers();
     }
 
     /// The ARN of function `name` in this stack.
@@ -180,10 +205,12 @@ impl LambdaService {
         self.invocations.wait(function, after, timeout).await
     }
 
-    /// Forgets queued async invocations and recorded invocations, and drops warm
+    /// Forgets queued async invocations, recorded invocations and event source
+    /// mappings created through the API (declared ones stay), and drops warm
     /// instances, so the next invocation of every function starts cold. Functions stay
     /// loaded. For resetting a test stack between cases.
     pub fn reset(&self) -> Result<(), LambdaError> {
+        self.reset_mappings()?;
         self.queue
             .clear()
             .map_err(|e| LambdaError::State(e.to_string()))?;

@@ -154,7 +154,7 @@ impl LambdaService {
 
     /// Finds the function a `FunctionName` (name, ARN or partial ARN, maybe with a
     /// qualifier) refers to.
-    fn resolve(
+    pub(crate) fn resolve(
         &self,
         function: &str,
         qualifier: Option<&str>,
@@ -315,6 +315,38 @@ impl LambdaService {
                     &cx.request_id,
                 ))
             }
+            Operation::CreateEventSourceMapping => {
+                let body = read_body(req).await?;
+                let (status, doc) = self.create_event_source_mapping(&body)?;
+                Ok(protocol::json_response(status, &doc, &cx.request_id))
+            }
+            Operation::UpdateEventSourceMapping { uuid } => {
+                let body = read_body(req).await?;
+                let (status, doc) = self.update_event_source_mapping(&uuid, &body)?;
+                Ok(protocol::json_response(status, &doc, &cx.request_id))
+            }
+            Operation::GetEventSourceMapping { uuid } => {
+                let (status, doc) = self.get_event_source_mapping(&uuid)?;
+                Ok(protocol::json_response(status, &doc, &cx.request_id))
+            }
+            Operation::DeleteEventSourceMapping { uuid } => {
+                let (status, doc) = self.delete_event_source_mapping(&uuid)?;
+                Ok(protocol::json_response(status, &doc, &cx.request_id))
+            }
+            Operation::ListEventSourceMappings {
+                event_source_arn,
+                function,
+                marker,
+                max_items,
+            } => {
+                let (status, doc) = self.list_event_source_mappings(
+                    event_source_arn.as_deref(),
+                    function.as_deref(),
+                    marker.as_deref(),
+                    max_items,
+                )?;
+                Ok(protocol::json_response(status, &doc, &cx.request_id))
+            }
             Operation::Unsupported(name) => Err(AwsError::not_implemented("Lambda", name)),
         }
     }
@@ -417,6 +449,13 @@ impl LambdaService {
             "LoggingConfig": { "LogFormat": "Text", "LogGroup": format!("/aws/lambda/{}", decl.name) },
         })
     }
+}
+
+/// Reads a small JSON request body (the control-plane operations').
+async fn read_body(req: Request) -> Result<Bytes, AwsError> {
+    body::collect(req.into_body(), 1024 * 1024)
+        .await
+        .map_err(|e| AwsError::bad_request("InvalidRequestContentException", e.to_string()))
 }
 
 /// Maps a failure to run a function at all (not a function error) to Lambda's API

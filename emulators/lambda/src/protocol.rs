@@ -50,6 +50,34 @@ pub enum Operation {
         /// Page size, 1 to 10000 (default 50).
         max_items: usize,
     },
+    /// `POST /2015-03-31/event-source-mappings` (the body is read by the operation).
+    CreateEventSourceMapping,
+    /// `PUT /2015-03-31/event-source-mappings/{UUID}`.
+    UpdateEventSourceMapping {
+        /// Mapping id.
+        uuid: String,
+    },
+    /// `GET /2015-03-31/event-source-mappings/{UUID}`.
+    GetEventSourceMapping {
+        /// Mapping id.
+        uuid: String,
+    },
+    /// `DELETE /2015-03-31/event-source-mappings/{UUID}`.
+    DeleteEventSourceMapping {
+        /// Mapping id.
+        uuid: String,
+    },
+    /// `GET /2015-03-31/event-source-mappings`.
+    ListEventSourceMappings {
+        /// `EventSourceArn` filter.
+        event_source_arn: Option<String>,
+        /// `FunctionName` filter.
+        function: Option<String>,
+        /// Pagination marker from a previous `NextMarker`.
+        marker: Option<String>,
+        /// Page size, 1 to 10000 (at most 100 are returned).
+        max_items: usize,
+    },
     /// A Lambda operation slcl knows by name but does not implement yet.
     Unsupported(&'static str),
 }
@@ -99,6 +127,22 @@ pub fn decode(
             function: param("FunctionName"),
             qualifier: q("Qualifier"),
         },
+        "CreateEventSourceMapping" => Operation::CreateEventSourceMapping,
+        "UpdateEventSourceMapping" => Operation::UpdateEventSourceMapping {
+            uuid: param("UUID"),
+        },
+        "GetEventSourceMapping" => Operation::GetEventSourceMapping {
+            uuid: param("UUID"),
+        },
+        "DeleteEventSourceMapping" => Operation::DeleteEventSourceMapping {
+            uuid: param("UUID"),
+        },
+        "ListEventSourceMappings" => Operation::ListEventSourceMappings {
+            event_source_arn: q("EventSourceArn"),
+            function: q("FunctionName"),
+            marker: q("Marker"),
+            max_items: max_items(q("MaxItems"), 100)?,
+        },
         "ListFunctions" => {
             let max_items = match q("MaxItems") {
                 None => 50,
@@ -118,6 +162,19 @@ pub fn decode(
         }
         other => Operation::Unsupported(other),
     })
+}
+
+/// A `MaxItems` query parameter: 1 to 10000, `default` when absent.
+fn max_items(value: Option<String>, default: usize) -> Result<usize, AwsError> {
+    match value {
+        None => Ok(default),
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (1..=10000).contains(&n) => Ok(n),
+            _ => Err(invalid_parameter(format!(
+                "1 validation error detected: Value '{v}' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 10000"
+            ))),
+        },
+    }
 }
 
 /// Finds the route for `method` and `path`: the operation name and the URI labels.

@@ -6,6 +6,7 @@ mod clock;
 mod common;
 mod crash;
 mod edge;
+mod esm;
 mod harness;
 mod lambda;
 mod restart;
