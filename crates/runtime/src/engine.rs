@@ -141,6 +141,63 @@ pub(crate) struct Compiled {
     pub(crate) from_cache: bool,
 }
 
+/// What identifies one version of a file without reading it: path, size,
+/// modification time and inode. A rewrite (a rebuild, a copy over it) changes the
+/// modification time.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct FileIdentity {
+    path: PathBuf,
+    size: u64,
+    modified: Option<std::time::SystemTime>,
+    inode: u64,
+}
+
+impl FileIdentity {
+    fn of(path: &Path) -> std::io::Result<FileIdentity> {
+        let meta = std::fs::metadata(path)?;
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+        #[cfg(not(unix))]
+        let inode = 0;
+        Ok(FileIdentity {
+            path: std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned()),
+            size: meta.len(),
+            modified: meta.modified().ok(),
+            inode,
+        })
+    }
+}
+
+/// SHA-256 digests of the component files this process has read, by identity. Only
+/// a memo: every stack still compiles or loads its own `Component` for its own
+/// engine; entries only spare re-reading an unchanged file.
+static DIGESTS: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<FileIdentity, [u8; 32]>>,
+> = std::sync::LazyLock::new(Default::default);
+
+fn known_digest(identity: &FileIdentity) -> Option<[u8; 32]> {
+    // Without a modification time, a change could go unnoticed: always read.
+    identity.modified?;
+    DIGESTS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(identity)
+        .copied()
+}
+
+fn remember_digest(identity: FileIdentity, digest: [u8; 32]) {
+    let mut digests = DIGESTS.lock().unwrap_or_else(|p| p.into_inner());
+    if digests.len() > 4096 {
+        digests.clear();
+    }
+    digests.insert(identity, digest);
+}
+
+fn base64_of(digest: &[u8; 32]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(digest)
+}
+
 /// Reads, hashes and compiles (or loads from the cache) a component. Blocking: call
 /// from `spawn_blocking`.
 pub(crate) fn compile(
@@ -150,16 +207,35 @@ pub(crate) fn compile(
     function: &str,
     wasm: &Path,
 ) -> Result<Compiled, RuntimeError> {
-    let bytes = std::fs::read(wasm).map_err(|source| RuntimeError::Read {
+    let read_error = |source| RuntimeError::Read {
         function: function.to_owned(),
         path: wasm.to_owned(),
         source,
-    })?;
+    };
     let compile_error = |message: String| RuntimeError::Compile {
         function: function.to_owned(),
         path: wasm.to_owned(),
         message,
     };
+    // A file this process has hashed before, unchanged since, loads from the cache
+    // without being read: reading and hashing a component of a few MB is most of
+    // the cost of starting a stack whose function is cached.
+    let identity = FileIdentity::of(wasm).map_err(read_error)?;
+    if let (Some(dir), Some(known)) = (cache_dir, known_digest(&identity)) {
+        let path = cache_path(engine, dir, &hex::encode(known), debug);
+        if path.exists() {
+            // SAFETY: as for the cache hit below.
+            if let Ok(component) = unsafe { Component::deserialize_file(engine, &path) } {
+                return Ok(Compiled {
+                    component,
+                    code_sha256: base64_of(&known),
+                    code_size: identity.size,
+                    from_cache: true,
+                });
+            }
+        }
+    }
+    let bytes = std::fs::read(wasm).map_err(read_error)?;
     // The preamble: `\0asm`, a version and a layer (0 = core module, 1 = component).
     let wasm_file = bytes.len() >= 8 && bytes.starts_with(b"\0asm");
     if !(wasm_file && bytes[6..8] == [1, 0]) {
@@ -172,12 +248,12 @@ pub(crate) fn compile(
         return Err(compile_error(what.to_owned()));
     }
 
-    let digest = Sha256::digest(&bytes);
-    let code_sha256 = {
-        use base64::Engine as _;
-        base64::engine::general_purpose::STANDARD.encode(digest)
-    };
+    let digest: [u8; 32] = Sha256::digest(&bytes).into();
+    let code_sha256 = base64_of(&digest);
     let code_size = bytes.len() as u64;
+    if FileIdentity::of(wasm).is_ok_and(|now| now == identity && now.size == code_size) {
+        remember_digest(identity, digest);
+    }
 
     let Some(dir) = cache_dir else {
         let component =

@@ -182,24 +182,9 @@ async fn main() {
 
     // Warm-up: the first start compiles `echo` into the per-user cache.
     drop(start_times(3, true).await);
-    for (label, with_function) in [
-        ("stack start, no function", false),
-        ("stack start, one function (cached)", true),
-    ] {
-        let times = start_times(starts, with_function).await;
-        rows.push([
-            label.into(),
-            format!(
-                "p50 {}  p99 {}",
-                ms(percentile(&times, 0.5)),
-                ms(percentile(&times, 0.99))
-            ),
-            format!("{starts} starts"),
-        ]);
-    }
-
     // Memory per idle stack, each with one function that has run once (a warm
-    // instance waiting).
+    // instance waiting). Measured first, while the heap holds no memory freed by
+    // earlier stacks (which later stacks would reuse without growing the RSS).
     let before = rss_kib();
     let mut alive = Vec::new();
     for _ in 0..stacks {
@@ -216,13 +201,34 @@ async fn main() {
         alive.push(stack);
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let per_stack = (rss_kib().saturating_sub(before)) as f64 / stacks as f64 / 1024.0;
+    let after = rss_kib();
+    let per_stack = after.saturating_sub(before) as f64 / stacks as f64 / 1024.0;
     rows.push([
         "memory per idle stack (one warm function)".into(),
         format!("{per_stack:.2} MiB"),
-        format!("RSS growth / {stacks} stacks"),
+        format!(
+            "RSS growth / {stacks} stacks (process RSS {:.0} -> {:.0} MiB)",
+            before as f64 / 1024.0,
+            after as f64 / 1024.0
+        ),
     ]);
     drop(alive);
+
+    for (label, with_function) in [
+        ("stack start, no function", false),
+        ("stack start, one function (cached)", true),
+    ] {
+        let times = start_times(starts, with_function).await;
+        rows.push([
+            label.into(),
+            format!(
+                "p50 {}  p99 {}",
+                ms(percentile(&times, 0.5)),
+                ms(percentile(&times, 0.99))
+            ),
+            format!("{starts} starts"),
+        ]);
+    }
 
     // The suite: a fresh stack per test.
     let fresh = suite(tests, jobs, |i| async move {
