@@ -134,11 +134,15 @@ impl LambdaService {
             },
             Err(e) => e.to_string(),
         };
+        let (request_id, trace_id) = (step.id.clone(), step.trace_id.clone());
+        // The trace step first: whoever sees the record (a test's `next_invocation`)
+        // must find the invocation in its trace too.
+        self.traces.record(step.clone());
         self.invocations.record(InvocationRecord {
             seq: 0,
             function: entry.decl.name.clone(),
-            request_id: step.id.clone(),
-            trace_id: step.trace_id.clone(),
+            request_id,
+            trace_id,
             event,
             outcome: match &result {
                 Ok(r) => Ok(r.outcome.clone()),
@@ -148,7 +152,6 @@ impl LambdaService {
             started_ms: step.started_ms,
             duration,
         });
-        self.traces.record(step);
         (result, finished_ms)
     }
 

@@ -758,6 +758,15 @@ async fn the_batching_window_gathers_on_the_virtual_clock() {
         .sqs()
         .send("jobs", "two", SendOptions::default())
         .unwrap();
+    // The poller takes "two" into the batch it is gathering (both in flight) before
+    // the window ends.
+    for _ in 0..500 {
+        let attrs = stack.sqs().queue_attributes("jobs").unwrap();
+        if attrs["ApproximateNumberOfMessagesNotVisible"] == "2" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     stack.advance(Duration::from_secs(5));
     let run = stack.next_invocation("worker", WAIT).await.unwrap();
     assert_eq!(bodies(&run), ["one", "two"]);
