@@ -90,6 +90,26 @@ async fn aws(endpoint: &str, args: &[&str]) -> Result<Value, String> {
     }
 }
 
+/// `aws lambda create-event-source-mapping` for `function` and `source`, with `extra`
+/// arguments.
+async fn create_mapping(
+    endpoint: &str,
+    function: &str,
+    source: &str,
+    extra: &[&str],
+) -> Result<Value, String> {
+    let mut args = vec![
+        "lambda",
+        "create-event-source-mapping",
+        "--function-name",
+        function,
+        "--event-source-arn",
+        source,
+    ];
+    args.extend_from_slice(extra);
+    aws(endpoint, &args).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_creates_gets_updates_lists_and_deletes_mappings_with_aws_errors() {
     let stack = Stack::harness()
@@ -102,15 +122,11 @@ async fn api_creates_gets_updates_lists_and_deletes_mappings_with_aws_errors() {
     let ep = stack.endpoint_url().to_owned();
     let arn = stack.sqs().queue_arn("jobs").unwrap();
 
-    let created = aws(
+    let created = create_mapping(
         &ep,
+        "worker",
+        &arn,
         &[
-            "lambda",
-            "create-event-source-mapping",
-            "--function-name",
-            "worker",
-            "--event-source-arn",
-            &arn,
             "--batch-size",
             "5",
             "--function-response-types",
@@ -158,33 +174,16 @@ async fn api_creates_gets_updates_lists_and_deletes_mappings_with_aws_errors() {
     assert_eq!(got["UUID"], uuid.as_str());
 
     // Errors.
-    let conflict = aws(
-        &ep,
-        &[
-            "lambda",
-            "create-event-source-mapping",
-            "--function-name",
-            "worker",
-            "--event-source-arn",
-            &arn,
-        ],
-    )
-    .await
-    .unwrap_err();
+    let conflict = create_mapping(&ep, "worker", &arn, &[]).await.unwrap_err();
     assert!(
         conflict.contains("ResourceConflictException") && conflict.contains(&uuid),
         "{conflict}"
     );
-    let missing_queue = aws(
+    let missing_queue = create_mapping(
         &ep,
-        &[
-            "lambda",
-            "create-event-source-mapping",
-            "--function-name",
-            "worker",
-            "--event-source-arn",
-            "arn:aws:sqs:us-east-1:000000000000:nope",
-        ],
+        "worker",
+        "arn:aws:sqs:us-east-1:000000000000:nope",
+        &[],
     )
     .await
     .unwrap_err();
@@ -193,51 +192,23 @@ async fn api_creates_gets_updates_lists_and_deletes_mappings_with_aws_errors() {
         "{missing_queue}"
     );
     let other = stack.sqs().queue_arn("other").unwrap();
-    let missing_function = aws(
-        &ep,
-        &[
-            "lambda",
-            "create-event-source-mapping",
-            "--function-name",
-            "nope",
-            "--event-source-arn",
-            &other,
-        ],
-    )
-    .await
-    .unwrap_err();
+    let missing_function = create_mapping(&ep, "nope", &other, &[]).await.unwrap_err();
     assert!(
         missing_function.contains("ResourceNotFoundException"),
         "{missing_function}"
     );
-    let big_batch = aws(
-        &ep,
-        &[
-            "lambda",
-            "create-event-source-mapping",
-            "--function-name",
-            "worker",
-            "--event-source-arn",
-            &other,
-            "--batch-size",
-            "100",
-        ],
-    )
-    .await
-    .unwrap_err();
+    let big_batch = create_mapping(&ep, "worker", &other, &["--batch-size", "100"])
+        .await
+        .unwrap_err();
     assert!(
         big_batch.contains("InvalidParameterValueException") && big_batch.contains("batch window"),
         "{big_batch}"
     );
-    let bad_filter = aws(
+    let bad_filter = create_mapping(
         &ep,
+        "worker",
+        &other,
         &[
-            "lambda",
-            "create-event-source-mapping",
-            "--function-name",
-            "worker",
-            "--event-source-arn",
-            &other,
             "--filter-criteria",
             r#"{"Filters":[{"Pattern":"{\"body\":[{\"nope\":1}]}"}]}"#,
         ],
@@ -250,15 +221,11 @@ async fn api_creates_gets_updates_lists_and_deletes_mappings_with_aws_errors() {
     );
 
     // A second mapping, then list with filters and pages.
-    let second = aws(
+    let second = create_mapping(
         &ep,
+        "worker",
+        &other,
         &[
-            "lambda",
-            "create-event-source-mapping",
-            "--function-name",
-            "worker",
-            "--event-source-arn",
-            &other,
             "--batch-size",
             "100",
             "--maximum-batching-window-in-seconds",
@@ -826,19 +793,9 @@ report_batch_item_failures = true
         );
         declared_uuid = m["UUID"].as_str().unwrap().to_owned();
         let audit = stack.sqs().queue_arn("audit").unwrap();
-        let created = aws(
-            stack.endpoint_url(),
-            &[
-                "lambda",
-                "create-event-source-mapping",
-                "--function-name",
-                "worker",
-                "--event-source-arn",
-                &audit,
-            ],
-        )
-        .await
-        .unwrap();
+        let created = create_mapping(stack.endpoint_url(), "worker", &audit, &[])
+            .await
+            .unwrap();
         api_uuid = created["UUID"].as_str().unwrap().to_owned();
         stack
             .sqs()
