@@ -6,9 +6,18 @@ columns of one run. Server CPU per request is read from /proc/<pid>/stat before 
 after each phase, so client overhead (boto3 is the same for both servers) does not
 count against either server.
 
+SQS rows: SendMessage (a 100-byte body), ReceiveMessage (MaxNumberOfMessages=1,
+short poll, so one receive takes one message) and DeleteMessage (the handles just
+received), each with one client and with BENCH_CLIENTS concurrent clients (threads,
+each with its own boto3 client made up front from its own Session); every phase makes
+BENCH_N requests in all. The client is one Python process: with many threads the GIL
+and boto3's own CPU can cap the client before the server, so the line under the table
+says how busy the client was.
+
 Usage: cargo build --release -p slcl -p slcl-fixtures && python3 benches/compare.py
 Options (environment): BENCH_N (requests per phase, default 500), BENCH_ROUNDS
-(start-up and cold-start repetitions, default 5).
+(start-up and cold-start repetitions, default 5), BENCH_CLIENTS (concurrent SQS
+clients, default 16).
 """
 
 import base64
@@ -23,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import boto3
@@ -32,6 +42,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SLCL = os.path.join(ROOT, "target", "release", "slcl")
 N = int(os.environ.get("BENCH_N", "500"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "16"))
 TICK = os.sysconf("SC_CLK_TCK")
 os.environ.update(AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", AWS_DEFAULT_REGION="us-east-1")
 
@@ -86,9 +97,9 @@ class Server:
         self.startup = wait_healthy(self.port, health) - t0
         self.url = f"http://127.0.0.1:{self.port}"
 
-    def client(self, service):
-        return boto3.client(service, endpoint_url=self.url, region_name="us-east-1",
-                            config=Config(retries={"max_attempts": 0}))
+    def client(self, service, session=None):
+        return (session or boto3).client(service, endpoint_url=self.url, region_name="us-east-1",
+                                         config=Config(retries={"max_attempts": 0}))
 
     def stop(self):
         self.proc.terminate()
@@ -113,6 +124,78 @@ def s3_phase(server):
         "get_per_s": N / get_wall, "get_cpu_ms": get_cpu / N * 1000,
         "rss_mib": rss_mib(server.proc.pid),
     }
+
+
+def run_clients(server, work):
+    """Runs work[i]() on thread i, all released at once; returns (wall s, server CPU s,
+    this process's CPU s, [what each work returned])."""
+    results = [None] * len(work)
+    gate = threading.Barrier(len(work) + 1)
+
+    def worker(i):
+        gate.wait()
+        results[i] = work[i]()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(work))]
+    for t in threads:
+        t.start()
+    gate.wait()
+    cpu0, own0, t0 = cpu_seconds(server.proc.pid), time.process_time(), time.perf_counter()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    return wall, cpu_seconds(server.proc.pid) - cpu0, time.process_time() - own0, results
+
+
+def sqs_phase(server):
+    """SendMessage, ReceiveMessage and DeleteMessage, N requests each, with 1 and with
+    CLIENTS clients."""
+    sqs = server.client("sqs")
+    url = sqs.create_queue(QueueName="bench")["QueueUrl"]
+    body = "x" * 100
+    out = {"client_busy": {}, "empty_receives": 0, "duplicates": 0}
+    for clients in (1, CLIENTS):
+        # boto3 makes clients unsafely across threads: make them all here.
+        pool = [server.client("sqs", boto3.Session()) for _ in range(clients)]
+        for c in pool:
+            c.get_queue_url(QueueName="bench")  # opens the connection
+        shares = [N // clients + (1 if i < N % clients else 0) for i in range(clients)]
+
+        def sender(c, n):
+            return lambda: [c.send_message(QueueUrl=url, MessageBody=body) for _ in range(n)]
+
+        def receiver(c, n):
+            def run():
+                handles, ids = [], []
+                for _ in range(n):
+                    got = c.receive_message(QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=0)
+                    handles += [m["ReceiptHandle"] for m in got.get("Messages", [])]
+                    ids += [m["MessageId"] for m in got.get("Messages", [])]
+                return handles, ids
+            return run
+
+        def deleter(c, handles):
+            return lambda: [c.delete_message(QueueUrl=url, ReceiptHandle=h) for h in handles]
+
+        tag = "1" if clients == 1 else "n"
+        wall, cpu, own, _ = run_clients(server, [sender(c, n) for c, n in zip(pool, shares)])
+        out[f"send{tag}_per_s"], out[f"send{tag}_cpu_ms"] = N / wall, cpu / N * 1000
+        busy = [own / wall]
+        wall, cpu, own, got = run_clients(server, [receiver(c, n) for c, n in zip(pool, shares)])
+        out[f"recv{tag}_per_s"], out[f"recv{tag}_cpu_ms"] = N / wall, cpu / N * 1000
+        busy.append(own / wall)
+        handles = [h for h, _ in got]
+        ids = [i for _, ids in got for i in ids]
+        out["empty_receives"] += N - len(ids)
+        out["duplicates"] += len(ids) - len(set(ids))  # one message given to two receives
+        deletes = sum(len(h) for h in handles) or 1
+        wall, cpu, own, _ = run_clients(server, [deleter(c, h) for c, h in zip(pool, handles)])
+        out[f"del{tag}_per_s"], out[f"del{tag}_cpu_ms"] = deletes / wall, cpu / deletes * 1000
+        busy.append(own / wall)
+        out["client_busy"][clients] = busy
+    left = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    out["left"] = int(left["ApproximateNumberOfMessages"]) + int(left["ApproximateNumberOfMessagesNotVisible"])
+    return out
 
 
 def echo_wasm():
@@ -177,6 +260,7 @@ def main():
             s.stop()
         server = Server(kind)
         r = s3_phase(server)
+        r.update(sqs_phase(server))
         server.stop()
         r["startup_ms"] = statistics.median(startups)
         results[kind] = r
@@ -190,16 +274,34 @@ def main():
         ("GetObject server CPU (ms/req)", "get_cpu_ms", "{:.3f}"),
         ("server RSS after the S3 phase (MiB)", "rss_mib", "{:.0f}"),
     ]
+    for tag, who in (("1", "1 client"), ("n", f"{CLIENTS} clients")):
+        rows += [
+            (f"SQS SendMessage, {who} (req/s)", f"send{tag}_per_s", "{:.0f}"),
+            ("SQS SendMessage server CPU (ms/req)", f"send{tag}_cpu_ms", "{:.3f}"),
+            (f"SQS ReceiveMessage max 1, {who} (req/s)", f"recv{tag}_per_s", "{:.0f}"),
+            ("SQS ReceiveMessage server CPU (ms/req)", f"recv{tag}_cpu_ms", "{:.3f}"),
+            (f"SQS DeleteMessage, {who} (req/s)", f"del{tag}_per_s", "{:.0f}"),
+            ("SQS DeleteMessage server CPU (ms/req)", f"del{tag}_cpu_ms", "{:.3f}"),
+        ]
     kinds = list(results)
+    w = max(len(label) for label, _, _ in rows) + 2
     print(f"\nslcl benchmark: N={N} requests per phase, {ROUNDS} rounds for start-ups\n")
-    print(f"{'metric':<40}" + "".join(f"{k:>14}" for k in kinds) + (f"{'ratio':>10}" if len(kinds) == 2 else ""))
+    print(f"{'metric':<{w}}" + "".join(f"{k:>14}" for k in kinds) + (f"{'ratio':>10}" if len(kinds) == 2 else ""))
     for label, key, fmt in rows:
         vals = [results[k][key] for k in kinds]
-        line = f"{label:<40}" + "".join(f"{fmt.format(v):>14}" for v in vals)
+        line = f"{label:<{w}}" + "".join(f"{fmt.format(v):>14}" for v in vals)
         if len(vals) == 2 and vals[0] and vals[1]:
             line += f"{vals[1] / vals[0]:>9.1f}x" if "per_s" not in key else f"{vals[0] / vals[1]:>9.1f}x"
         print(line)
-    print("(ratio: how many times better slcl is than moto_server)\n")
+    print("(ratio: how many times better slcl is than moto_server)")
+    for k in kinds:
+        busy = results[k]["client_busy"]
+        print(f"client CPU busy (send/receive/delete) against {k}: "
+              + "; ".join(f"{n} client{'s' if n > 1 else ''} "
+                          + "/".join(f"{b:.0%}" for b in busy[n]) for n in busy)
+              + f"; empty receives {results[k]['empty_receives']}, messages received twice"
+              f" {results[k]['duplicates']}, left in the queue {results[k]['left']}")
+    print()
     print(f"{'Lambda (echo function, slcl only; moto needs Docker)':<56}{'median':>10}")
     print(f"{'start to healthy with the function loaded (ms)':<56}{lam['startup_fn_ms']:>10.2f}")
     print(f"{'cold invoke, client wall time (ms)':<56}{lam['cold_wall_ms']:>10.2f}")
