@@ -235,6 +235,39 @@ pub enum AttributeValue {
     Bool(bool),
 }
 
+impl From<&str> for AttributeValue {
+    fn from(value: &str) -> Self {
+        AttributeValue::String(value.to_owned())
+    }
+}
+
+impl From<String> for AttributeValue {
+    fn from(value: String) -> Self {
+        AttributeValue::String(value)
+    }
+}
+
+impl From<i64> for AttributeValue {
+    fn from(value: i64) -> Self {
+        AttributeValue::Integer(value)
+    }
+}
+
+impl From<bool> for AttributeValue {
+    fn from(value: bool) -> Self {
+        AttributeValue::Bool(value)
+    }
+}
+
+impl QueueConfig {
+    /// Adds attribute `name` (an SQS attribute name such as `VisibilityTimeout`):
+    /// `QueueConfig::default().attribute("VisibilityTimeout", 10)`.
+    pub fn attribute(mut self, name: &str, value: impl Into<AttributeValue>) -> Self {
+        self.attributes.insert(name.to_owned(), value.into());
+        self
+    }
+}
+
 impl std::fmt::Display for AttributeValue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -55,6 +55,9 @@ pub struct SourceRecord {
     /// The trace the record was sent in, if it carried one (SQS's `AWSTraceHeader`
     /// `Root=`), so its invocation can join that trace.
     pub trace_id: Option<String>,
+    /// The step of that trace the record came from (the request that sent it), so
+    /// its invocation is listed under it.
+    pub parent_id: Option<String>,
 }
 
 /// Facts about an event source that decide which mapping settings are valid.

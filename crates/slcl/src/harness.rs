@@ -104,6 +104,11 @@ impl Stack {
         timeout: Duration,
     ) -> anyhow::Result<slcl_sqs::ReceivedMessage> {
         let deadline = tokio::time::Instant::now() + timeout;
+        // One record of what was returned per queue, however the queue is named.
+        let key = self
+            .sqs()
+            .queue_arn(queue)
+            .with_context(|| format!("queue `{queue}`"))?;
         loop {
             // Ask to be woken before looking, so a send in between is not missed.
             let woken = self.sqs().notified(queue);
@@ -113,7 +118,7 @@ impl Stack {
                 .with_context(|| format!("queue `{queue}`"))?;
             {
                 let mut seen = self.seen_messages.lock().unwrap_or_else(|p| p.into_inner());
-                let seen = seen.entry(queue.to_owned()).or_default();
+                let seen = seen.entry(key.clone()).or_default();
                 if let Some(m) = messages.into_iter().find(|m| !seen.contains(&m.message_id)) {
                     seen.insert(m.message_id.clone());
                     return Ok(m);

@@ -106,4 +106,9 @@ pub mod native {
     pub use slcl_runtime::native::{
         service_fn, Config, Context, LambdaEvent, NativeError, NativeHandler,
     };
+
+    /// Any error a handler returns, as `lambda_runtime::Error`: handlers written as
+    /// `async fn handler(event: LambdaEvent<T>) -> Result<R, Error>` move over as they
+    /// are.
+    pub type Error = Box<dyn std::error::Error + Send + Sync + 'static>;
 }

@@ -18,9 +18,10 @@ struct Cli {
 enum Command {
     /// Start the stack declared in DIR/slcl.toml and serve until Ctrl-C.
     ///
-    /// Creates the declared buckets and notifications, builds missing functions with
-    /// their `build` command, loads them, and keeps state in DIR/.slcl so it survives
-    /// restarts. Without a slcl.toml it serves an empty stack.
+    /// Creates the declared queues, buckets, notifications and event source
+    /// mappings, builds missing functions with their `build` command, loads them, and
+    /// keeps state in DIR/.slcl so it survives restarts. Without a slcl.toml it serves
+    /// an empty stack.
     Up {
         /// Project folder holding slcl.toml. Default: the current folder.
         dir: Option<PathBuf>,
@@ -127,6 +128,24 @@ fn print_banner(stack: &Stack, took: std::time::Duration) {
                 "{} messages, {} in flight",
                 count("ApproximateNumberOfMessages"),
                 count("ApproximateNumberOfMessagesNotVisible")
+            ),
+        ]);
+    }
+    for m in stack.lambda().event_source_mappings().unwrap_or_default() {
+        let source = m
+            .event_source_arn
+            .rsplit(':')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        rows.push([
+            "sqs trigger".into(),
+            format!("{source} -> {}", m.function),
+            format!(
+                "batch {}, window {} s{}",
+                m.batch_size,
+                m.maximum_batching_window_s,
+                if m.enabled { "" } else { ", disabled" }
             ),
         ]);
     }

@@ -25,6 +25,7 @@ pub const MAX_ASYNC_PAYLOAD: usize = 256 * 1024;
 const LOG_TAIL_BYTES: usize = 4 * 1024;
 
 /// The result of a synchronous invocation.
+#[derive(Debug, Clone)]
 pub struct InvokeOutput {
     /// What the runtime reported.
     pub result: InvocationResult,

@@ -44,6 +44,7 @@ impl Target for SqsService {
                 message_deduplication_id: (fifo && !content_dedup).then(slcl_core::ids::uuid),
                 aws_trace_header: (!trace.trace_id.is_empty())
                     .then(|| format!("Root={}", trace.trace_id)),
+                trace: Some(trace.clone()),
                 ..SendOptions::default()
             };
             let sent = self
@@ -268,10 +269,12 @@ pub mod lambda_records {
                             group: m.attributes.get("MessageGroupId").cloned(),
                             filter_view: filter_view(&record),
                             record,
-                            trace_id: m
-                                .attributes
-                                .get("AWSTraceHeader")
-                                .and_then(|h| trace_root(h)),
+                            trace_id: m.trace.as_ref().map(|t| t.trace_id.clone()).or_else(|| {
+                                m.attributes
+                                    .get("AWSTraceHeader")
+                                    .and_then(|h| trace_root(h))
+                            }),
+                            parent_id: m.trace.as_ref().and_then(|t| t.parent_id.clone()),
                         }
                     })
                     .collect())
@@ -327,6 +330,7 @@ pub mod lambda_records {
                 attributes: BTreeMap::new(),
                 message_attributes: BTreeMap::new(),
                 md5_of_message_attributes: None,
+                trace: None,
             };
             for (k, v) in [
                 ("ApproximateReceiveCount", "1"),

@@ -184,6 +184,10 @@ pub struct ReceivedMessage {
     pub message_attributes: BTreeMap<String, MessageAttributeValue>,
     /// MD5OfMessageAttributes, when there are message attributes.
     pub md5_of_message_attributes: Option<String>,
+    /// slcl's trace of the request (or bus delivery) that sent it, so that what
+    /// processes the message (an event source mapping's invocation) joins that trace.
+    /// Not an SQS attribute; `None` for messages sent without one.
+    pub trace: Option<slcl_core::TraceContext>,
 }
 
 /// Options of [`SqsService::send`].
@@ -199,6 +203,9 @@ pub struct SendOptions {
     pub message_deduplication_id: Option<String>,
     /// The `AWSTraceHeader` system attribute.
     pub aws_trace_header: Option<String>,
+    /// slcl's trace of whatever sends it (see [`ReceivedMessage::trace`]). Default
+    /// none.
+    pub trace: Option<slcl_core::TraceContext>,
 }
 
 /// What [`SqsService::send`] stored.
@@ -321,7 +328,11 @@ impl SqsService {
                 serde_json::json!({"AWSTraceHeader": {"DataType": "String", "StringValue": t}}),
             );
         }
-        let cx = self.internal_cx();
+        let mut cx = self.internal_cx();
+        cx.trace = options
+            .trace
+            .filter(|t| !t.trace_id.is_empty())
+            .map(|t| format!("{} {}", t.trace_id, t.parent_id.unwrap_or_default()));
         let out = self.send_message_to(&q.name, &input, &cx)?;
         Ok(SentMessage {
             message_id: out["MessageId"].as_str().unwrap_or_default().to_string(),
@@ -459,6 +470,8 @@ impl SqsService {
             region: self.stack.region.clone(),
             account: self.stack.account_id.clone(),
             request_id: slcl_core::ids::uuid(),
+            trace: None,
+            xray_header: None,
         }
     }
 
@@ -518,6 +531,13 @@ impl SqsService {
             region: cx.region.clone(),
             account: cx.account_id.clone(),
             request_id: cx.request_id.clone(),
+            trace: (!cx.trace.trace_id.is_empty())
+                .then(|| format!("{} {}", cx.trace.trace_id, cx.request_id)),
+            xray_header: parts
+                .headers
+                .get("x-amzn-trace-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
         };
         let path = parts.uri.path();
         if path == "/_aws/sqs/messages" || path.starts_with("/_aws/sqs/messages/") {

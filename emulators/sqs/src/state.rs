@@ -60,7 +60,9 @@ CREATE TABLE IF NOT EXISTS sqs_messages (
     dedup_id          TEXT,
     sequence_number   TEXT,
     sender_id         TEXT NOT NULL,
-    dlq_source_arn    TEXT
+    dlq_source_arn    TEXT,
+    -- slcl's trace of the request that sent it: '<trace id> <parent step id>'
+    trace             TEXT
 );
 CREATE INDEX IF NOT EXISTS sqs_messages_by_queue ON sqs_messages (queue, visible_at_ms);
 CREATE UNIQUE INDEX IF NOT EXISTS sqs_messages_by_id ON sqs_messages (queue, message_id);
@@ -201,6 +203,8 @@ pub struct MessageRow {
     pub sender_id: String,
     /// DeadLetterQueueSourceArn.
     pub dlq_source_arn: Option<String>,
+    /// slcl's trace of the request that sent it (`<trace id> <parent step id>`).
+    pub trace: Option<String>,
 }
 
 impl MessageRow {
@@ -246,6 +250,8 @@ pub struct NewMessage {
     pub sender_id: String,
     /// DeadLetterQueueSourceArn.
     pub dlq_source_arn: Option<String>,
+    /// slcl's trace of the request that sent it (`<trace id> <parent step id>`).
+    pub trace: Option<String>,
 }
 
 impl From<&MessageRow> for NewMessage {
@@ -265,6 +271,7 @@ impl From<&MessageRow> for NewMessage {
             sequence_number: m.sequence_number.clone(),
             sender_id: m.sender_id.clone(),
             dlq_source_arn: m.dlq_source_arn.clone(),
+            trace: m.trace.clone(),
         }
     }
 }
@@ -333,7 +340,7 @@ fn queue_from(r: &Row<'_>) -> rusqlite::Result<QueueRow> {
     })
 }
 
-const MESSAGE_COLS: &str = "seq, message_id, body, message_attributes, system_attributes, sent_ms, retain_from_ms, visible_at_ms, receive_count, first_receive_ms, received_ms, receipt_nonce, group_id, dedup_id, sequence_number, sender_id, dlq_source_arn";
+const MESSAGE_COLS: &str = "seq, message_id, body, message_attributes, system_attributes, sent_ms, retain_from_ms, visible_at_ms, receive_count, first_receive_ms, received_ms, receipt_nonce, group_id, dedup_id, sequence_number, sender_id, dlq_source_arn, trace";
 
 fn message_from(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
     Ok(MessageRow {
@@ -353,6 +360,7 @@ fn message_from(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
         sequence_number: r.get(14)?,
         sender_id: r.get(15)?,
         dlq_source_arn: r.get(16)?,
+        trace: r.get(17)?,
     })
 }
 
@@ -550,8 +558,8 @@ pub fn expire(c: &Connection, q: &QueueRow, now: i64) -> ApiResult<()> {
 /// Inserts a message.
 pub fn insert_message(c: &Connection, queue: &str, m: &NewMessage) -> ApiResult<()> {
     c.execute(
-        "INSERT INTO sqs_messages (queue, message_id, body, message_attributes, system_attributes, sent_ms, retain_from_ms, visible_at_ms, receive_count, first_receive_ms, group_id, dedup_id, sequence_number, sender_id, dlq_source_arn) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+        "INSERT INTO sqs_messages (queue, message_id, body, message_attributes, system_attributes, sent_ms, retain_from_ms, visible_at_ms, receive_count, first_receive_ms, group_id, dedup_id, sequence_number, sender_id, dlq_source_arn, trace) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
         params![
             queue,
             m.message_id,
@@ -567,7 +575,8 @@ pub fn insert_message(c: &Connection, queue: &str, m: &NewMessage) -> ApiResult<
             m.dedup_id,
             m.sequence_number,
             m.sender_id,
-            m.dlq_source_arn
+            m.dlq_source_arn,
+            m.trace
         ],
     )?;
     Ok(())

@@ -101,12 +101,19 @@ async fn next_message_sees_what_a_client_sends_without_consuming_it() {
     assert_eq!(m["MessageId"].as_str(), Some(seen.message_id.as_str()));
     assert_eq!(m["Attributes"]["ApproximateReceiveCount"], "1");
 
-    // Each message once: the next wait times out instead of returning it again.
-    let err = stack
-        .next_message("jobs", Duration::from_millis(300))
-        .await
-        .unwrap_err();
-    assert!(err.to_string().contains("no new message"), "{err}");
+    // Each message once, however the queue is named: the next wait times out
+    // instead of returning it again.
+    for name in [
+        "jobs",
+        url.as_str(),
+        "arn:aws:sqs:us-east-1:000000000000:jobs",
+    ] {
+        let err = stack
+            .next_message(name, Duration::from_millis(300))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("no new message"), "{name}: {err}");
+    }
 
     // The FIFO queue was declared with its attribute; reset empties and recreates.
     let attrs = stack.sqs().queue_attributes("orders.fifo").unwrap();
@@ -182,4 +189,137 @@ fn a_bad_queue_attribute_in_slcl_toml_stops_slcl_up_with_sqs_words() {
         err.contains("queues.jobs") && err.contains("VisibilityTimeout"),
         "{err}"
     );
+}
+
+/// A JSON-protocol SendMessage by raw HTTP, so its headers are exactly these: with
+/// `X-Amzn-Trace-Id: <header>` when `header` is not empty, as an X-Ray-instrumented
+/// SDK sends it. Returns the response's `x-slcl-trace-id`.
+async fn send_raw(endpoint: &str, url: &str, body: &str, header: &str) -> String {
+    let script = r#"
+import json, os, sys, urllib.request
+url, body, header = sys.argv[1:4]
+headers = {
+    "Content-Type": "application/x-amz-json-1.0",
+    "X-Amz-Target": "AmazonSQS.SendMessage",
+    "Authorization": "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0",
+}
+if header:
+    headers["X-Amzn-Trace-Id"] = header
+req = urllib.request.Request(os.environ["ENDPOINT"] + "/", data=json.dumps({"QueueUrl": url, "MessageBody": body}).encode(), headers=headers, method="POST")
+with urllib.request.urlopen(req) as r:
+    print(r.headers["x-slcl-trace-id"])
+"#;
+    let args = [url.to_owned(), body.to_owned(), header.to_owned()];
+    let endpoint = endpoint.to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .args(["-c", script])
+            .args(&args)
+            .env("ENDPOINT", endpoint)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_and_the_invocation_it_triggers_share_one_trace() {
+    let stack = Stack::harness()
+        .native_function(
+            "worker",
+            slcl::native::service_fn(|_: slcl::native::LambdaEvent<serde_json::Value>| async {
+                Ok::<_, slcl::native::Error>(())
+            }),
+        )
+        .sqs_trigger("jobs", "worker")
+        .start()
+        .await
+        .unwrap();
+    let url = stack.sqs().queue_info("jobs").unwrap().url;
+    let xray = "Root=1-6b127c15-aaaabbbbccccddddeeee2222;Parent=53995c3f42cd8ad8;Sampled=1";
+    for (body, header) in [("plain", ""), ("traced", xray)] {
+        let trace_id = send_raw(stack.endpoint_url(), &url, body, header).await;
+        let run = stack.next_invocation("worker", WAIT).await.unwrap();
+        let event: serde_json::Value = run.event_as().unwrap();
+        let attributes = &event["Records"][0]["attributes"];
+        assert_eq!(event["Records"][0]["body"], body);
+        if header.is_empty() {
+            // No header, no AWSTraceHeader: slcl's own trace still links them.
+            assert!(attributes.get("AWSTraceHeader").is_none(), "{event}");
+        } else {
+            // The header became the message's AWSTraceHeader, as on AWS, and its
+            // root is the trace.
+            assert_eq!(attributes["AWSTraceHeader"], header);
+            assert_eq!(trace_id, "1-6b127c15-aaaabbbbccccddddeeee2222");
+        }
+        // The invocation joined the sender's trace, under the SendMessage request.
+        assert_eq!(run.trace_id, trace_id);
+        let steps = stack.trace(&trace_id);
+        let send = steps
+            .iter()
+            .find(|s| s.kind == slcl::StepKind::Request)
+            .unwrap_or_else(|| panic!("{steps:?}"));
+        let invocation = steps
+            .iter()
+            .find(|s| s.kind == slcl::StepKind::Invocation)
+            .unwrap_or_else(|| panic!("{steps:?}"));
+        assert_eq!(invocation.parent_id.as_deref(), Some(send.id.as_str()));
+    }
+}
+
+/// The example of docs/testing.md ("A queue, a trigger and a dead-letter queue"),
+/// as written there.
+mod docs_example {
+    use aws_lambda_events::event::sqs::SqsEvent;
+    use slcl::native::{service_fn, Error, LambdaEvent};
+    use slcl::{QueueConfig, SendOptions, Stack};
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn failed_orders_end_in_the_dead_letter_queue() -> anyhow::Result<()> {
+        let redrive = r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:orders-dlq","maxReceiveCount":2}"#;
+        let stack = Stack::harness()
+            .queue("orders-dlq")
+            .queue_config(
+                "orders",
+                QueueConfig::default()
+                    .attribute("VisibilityTimeout", 30)
+                    .attribute("RedrivePolicy", redrive),
+            )
+            .native_function(
+                "worker",
+                service_fn(|_: LambdaEvent<SqsEvent>| async {
+                    Err::<(), Error>("the order service is down".into())
+                }),
+            )
+            .sqs_trigger("orders", "worker")
+            .virtual_clock(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+            .start()
+            .await?;
+        stack
+            .sqs()
+            .send("orders", r#"{"id":1}"#, SendOptions::default())?;
+
+        let first = stack
+            .next_invocation("worker", Duration::from_secs(5))
+            .await?;
+        assert!(!first.succeeded());
+        stack.advance(Duration::from_secs(30)); // visible again: received a second time
+        stack
+            .next_invocation("worker", Duration::from_secs(5))
+            .await?;
+        stack.advance(Duration::from_secs(30)); // maxReceiveCount reached: moved to the DLQ
+        let dead = stack
+            .next_message("orders-dlq", Duration::from_secs(5))
+            .await?;
+        assert_eq!(dead.body, r#"{"id":1}"#);
+        Ok(())
+    }
 }

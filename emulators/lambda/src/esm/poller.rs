@@ -212,12 +212,14 @@ impl Poller {
             payload.push_str(&r.record);
         }
         payload.push_str("]}");
+        // The batch joins the trace of its first record that has one, under the
+        // request that sent that record.
+        let traced = records.iter().find(|r| r.trace_id.is_some());
         let trace = TraceContext {
-            trace_id: records
-                .iter()
-                .find_map(|r| r.trace_id.clone())
+            trace_id: traced
+                .and_then(|r| r.trace_id.clone())
                 .unwrap_or_else(|| slcl_core::ids::trace_id(self.clock.now_millis() / 1000)),
-            parent_id: None,
+            parent_id: traced.and_then(|r| r.parent_id.clone()),
         };
         let out = service
             .invoke(&self.mapping.function, Bytes::from(payload), trace)
@@ -318,6 +320,7 @@ mod tests {
             record: "{}".into(),
             filter_view: Value::Null,
             trace_id: None,
+            parent_id: None,
         }
     }
 

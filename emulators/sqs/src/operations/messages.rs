@@ -356,6 +356,13 @@ impl SqsService {
             attributes,
             md5_of_message_attributes: md5_of_attributes(&m.message_attributes),
             message_attributes,
+            trace: m.trace.as_deref().and_then(|t| {
+                let (trace_id, parent) = t.split_once(' ')?;
+                Some(slcl_core::TraceContext {
+                    trace_id: trace_id.to_owned(),
+                    parent_id: Some(parent.to_owned()).filter(|p| !p.is_empty()),
+                })
+            }),
         }
     }
 
@@ -386,6 +393,18 @@ impl SqsService {
         let (message_attributes, attrs_size) =
             check_message_attributes(entry.object("MessageAttributes"))?;
         let system_attributes = check_system_attributes(entry.object("MessageSystemAttributes"))?;
+        // A traced client's `X-Amzn-Trace-Id` applies to every message of the request;
+        // an `AWSTraceHeader` system attribute of the message wins over it.
+        let mut stored_system_attributes = system_attributes.clone();
+        if let (Some(header), false) = (
+            &cx.xray_header,
+            stored_system_attributes.contains_key("AWSTraceHeader"),
+        ) {
+            stored_system_attributes.insert(
+                "AWSTraceHeader".into(),
+                serde_json::json!({"DataType": "String", "StringValue": header}),
+            );
+        }
         let max = q.int("MaximumMessageSize", MAX_MESSAGE_SIZE) as usize;
         if body.len() + attrs_size > max {
             return Err(ApiError::invalid_parameter_value(format!(
@@ -460,7 +479,7 @@ impl SqsService {
                 message_id: message_id.clone(),
                 body: body.to_string(),
                 message_attributes: message_attributes.clone(),
-                system_attributes: system_attributes.clone(),
+                system_attributes: stored_system_attributes,
                 sent_ms: now,
                 retain_from_ms: now,
                 visible_at_ms: now + delay_ms,
@@ -471,6 +490,7 @@ impl SqsService {
                 sequence_number: sequence_number.clone(),
                 sender_id: cx.account.clone(),
                 dlq_source_arn: None,
+                trace: cx.trace.clone(),
             },
         )?;
         if let Some(key) = dedup_key {

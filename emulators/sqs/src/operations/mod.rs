@@ -27,6 +27,12 @@ pub struct Cx {
     pub account: String,
     /// Request id.
     pub request_id: String,
+    /// slcl's trace of this request, stored with the messages it sends so that
+    /// what processes them joins it: `<trace id> <request step id>`.
+    pub trace: Option<String>,
+    /// The request's `X-Amzn-Trace-Id` header: the `AWSTraceHeader` of every message
+    /// it sends that does not set that system attribute itself, as on AWS.
+    pub xray_header: Option<String>,
 }
 
 /// Read access to an operation's input.
