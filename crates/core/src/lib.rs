@@ -29,6 +29,7 @@ pub mod body;
 mod clock;
 mod error;
 pub mod ids;
+mod log_destination;
 mod service;
 pub mod source;
 mod target;
@@ -39,6 +40,7 @@ pub use arn::Arn;
 pub use body::{Body, BoxError, Request, Response};
 pub use clock::{Clock, SharedClock, SystemClock};
 pub use error::AwsError;
+pub use log_destination::LogDestination;
 pub use service::{
     Dispatcher, LateDispatcher, RemoteAddr, RequestContext, Service, ServiceHealth, StackContext,
     TraceContext,

@@ -183,6 +183,7 @@ impl Stack {
     pub fn reset(&self) -> anyhow::Result<()> {
         self.s3().reset()?;
         self.sqs().reset()?;
+        self.logs().reset()?;
         self.lambda().reset()?;
         self.traces.clear();
         self.cursors

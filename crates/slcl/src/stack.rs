@@ -10,6 +10,7 @@ use slcl_core::{
     LateDispatcher, Service, SharedClock, StackContext, SystemClock, TraceLog, VirtualClock,
 };
 use slcl_lambda::{FunctionDecl, LambdaService, MappingDecl, NativeHandler};
+use slcl_logs::LogsService;
 use slcl_runtime::{ConsoleLogSink, LogSink, NullLogSink, Runtime, RuntimeConfig};
 use slcl_s3::{LambdaNotification, S3Service};
 use slcl_sqs::SqsService;
@@ -393,7 +394,10 @@ impl StackBuilder {
         bus.register("lambda", lambda.clone());
         let sqs = SqsService::new(&store, Arc::clone(&clock), stack.clone())?;
         bus.register("sqs", sqs.clone());
-        let services: Vec<Arc<dyn Service>> = vec![s3.clone(), lambda.clone(), sqs.clone()];
+        let logs = LogsService::new(&store, Arc::clone(&clock), stack.clone())?;
+        lambda.set_log_destination(logs.clone());
+        let services: Vec<Arc<dyn Service>> =
+            vec![s3.clone(), lambda.clone(), sqs.clone(), logs.clone()];
         let router = slcl_edge::Router::new(
             stack.clone(),
             services,
@@ -507,6 +511,7 @@ impl StackBuilder {
             store,
             s3,
             sqs,
+            logs,
             lambda,
             bus,
             traces,
@@ -632,6 +637,7 @@ pub struct Stack {
     store: Store,
     s3: Arc<S3Service>,
     sqs: Arc<SqsService>,
+    logs: Arc<LogsService>,
     lambda: Arc<LambdaService>,
     pub(crate) bus: Arc<slcl_bus::Bus>,
     pub(crate) traces: Arc<TraceLog>,
@@ -709,6 +715,11 @@ impl Stack {
     /// The SQS emulator.
     pub fn sqs(&self) -> &Arc<SqsService> {
         &self.sqs
+    }
+
+    /// The CloudWatch Logs emulator; function output is in `/aws/lambda/<name>`.
+    pub fn logs(&self) -> &Arc<LogsService> {
+        &self.logs
     }
 
     /// The Lambda emulator.

@@ -83,6 +83,8 @@ pub struct LambdaService {
     invocations: state::InvocationLog,
     /// Event sources by ARN service namespace (`sqs`).
     sources: RwLock<HashMap<String, Arc<dyn EventSource>>>,
+    /// Where each invocation's output goes as log events (`/aws/lambda/<name>`).
+    logs: RwLock<Option<Arc<dyn slcl_core::LogDestination>>>,
     mappings: esm::MappingStore,
     pollers: esm::Pollers,
     started: AtomicBool,
@@ -117,11 +119,19 @@ impl LambdaService {
             traces,
             invocations: state::InvocationLog::default(),
             sources: RwLock::default(),
+            logs: RwLock::default(),
             mappings,
             pollers: esm::Pollers::default(),
             started: AtomicBool::new(false),
             me: me.clone(),
         }))
+    }
+
+    /// Sends every invocation's output (START, the function's lines, END, REPORT) to
+    /// `destination` as log group `/aws/lambda/<function>`, stream
+    /// `YYYY/MM/DD/[<version>]<instance id>`, as Lambda does with CloudWatch Logs.
+    pub fn set_log_destination(&self, destination: Arc<dyn slcl_core::LogDestination>) {
+        *self.logs.write().unwrap_or_else(|p| p.into_inner()) = Some(destination);
     }
 
     /// Starts the background worker that runs async invocations, and the poller of

@@ -136,6 +136,9 @@ impl LambdaService {
             Err(e) => e.to_string(),
         };
         let (request_id, trace_id) = (step.id.clone(), step.trace_id.clone());
+        if let Ok(r) = &result {
+            self.write_logs(&entry.decl.name, r, step.started_ms, finished_ms);
+        }
         // The trace step first: whoever sees the record (a test's `next_invocation`)
         // must find the invocation in its trace too.
         self.traces.record(step.clone());
@@ -154,6 +157,36 @@ impl LambdaService {
             duration,
         });
         (result, finished_ms)
+    }
+
+    /// Hands an invocation's output to the log destination, if there is one. The
+    /// runtime keeps no time per line: `START` and the function's lines carry the
+    /// start of the invocation, `END` and `REPORT` its end.
+    fn write_logs(&self, function: &str, r: &InvocationResult, started_ms: u64, finished_ms: u64) {
+        let Some(logs) = self.logs.read().unwrap_or_else(|p| p.into_inner()).clone() else {
+            return;
+        };
+        let events: Vec<(i64, String)> = r
+            .logs
+            .lines()
+            .map(|line| {
+                let at = if line.starts_with("END RequestId:")
+                    || line.starts_with("REPORT RequestId:")
+                {
+                    finished_ms
+                } else {
+                    started_ms
+                };
+                (at as i64, line.to_owned())
+            })
+            .collect();
+        if !events.is_empty() {
+            logs.write(
+                &format!("/aws/lambda/{function}"),
+                &r.log_stream_name,
+                &events,
+            );
+        }
     }
 
     /// Finds the function a `FunctionName` (name, ARN or partial ARN, maybe with a

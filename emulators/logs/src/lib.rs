@@ -222,6 +222,14 @@ impl LogsService {
     }
 }
 
+impl slcl_core::LogDestination for LogsService {
+    fn write(&self, group: &str, stream: &str, events: &[(i64, String)]) {
+        if let Err(e) = self.append(group, stream, events) {
+            tracing::warn!(group, stream, error = %e, "could not store function output in CloudWatch Logs");
+        }
+    }
+}
+
 impl Service for LogsService {
     fn name(&self) -> &'static str {
         "logs"

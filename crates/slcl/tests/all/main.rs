@@ -9,6 +9,7 @@ mod edge;
 mod esm;
 mod harness;
 mod lambda;
+mod logs;
 mod restart;
 mod s3_events;
 mod sqs;
