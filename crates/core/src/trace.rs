@@ -71,7 +71,9 @@ impl TraceLog {
         self.steps.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
-    /// Every step of `trace_id` still kept, in the order they started.
+    /// Every step of `trace_id` still kept, in the order they started; a step never
+    /// comes before its parent, even when both started in the same millisecond (a
+    /// step is recorded when it ends, so a child is often recorded first).
     pub fn trace(&self, trace_id: &str) -> Vec<TraceStep> {
         let steps = self.steps.lock().unwrap_or_else(|p| p.into_inner());
         let mut found: Vec<TraceStep> = steps
@@ -79,7 +81,28 @@ impl TraceLog {
             .filter(|s| s.trace_id == trace_id)
             .cloned()
             .collect();
-        found.sort_by_key(|s| s.started_ms);
+        drop(steps);
+        let depth = |s: &TraceStep| {
+            let mut depth = 0usize;
+            let mut parent = s.parent_id.as_deref();
+            while let Some(p) = parent {
+                if depth > found.len() {
+                    break; // a cycle: ids are unique, but never loop
+                }
+                depth += 1;
+                parent = found
+                    .iter()
+                    .find(|f| f.id == p)
+                    .and_then(|f| f.parent_id.as_deref());
+            }
+            depth
+        };
+        let mut keyed: Vec<(u64, usize, TraceStep)> = found
+            .iter()
+            .map(|s| (s.started_ms, depth(s), s.clone()))
+            .collect();
+        keyed.sort_by_key(|(started, depth, _)| (*started, *depth));
+        found = keyed.into_iter().map(|(_, _, s)| s).collect();
         found
     }
 }
