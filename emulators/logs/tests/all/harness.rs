@@ -1,33 +1,29 @@
-//! `LogsService` behind the real edge on an ephemeral port, and helpers to drive it
-//! with boto3 scripts, raw JSON requests and the aws CLI.
+//! `LogsService` behind the real edge on an ephemeral port (`slcl_testing`), and a
+//! boto3 prelude with helpers for raw JSON requests.
 //!
-//! Scripts started with [`Server::python`] may call `advance(seconds)`: the script
-//! prints a request line, the test moves the server's `VirtualClock` and answers, so
-//! one script can walk through days of retention in milliseconds.
+//! Scripts started with [`Server::python`] may call `advance(seconds)`: the test
+//! moves the server's `VirtualClock`, so one script can walk through days of
+//! retention in milliseconds.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use slcl_core::{Clock, Service, SharedClock, StackContext, SystemClock, VirtualClock};
+use slcl_core::{Service, VirtualClock};
 use slcl_logs::LogsService;
 use slcl_store::Store;
+use slcl_testing::EdgeServer;
 
+/// The server: [`EdgeServer`]'s `port`, `clock`, `aws` and the service.
 pub struct Server {
-    pub port: u16,
+    edge: EdgeServer,
     pub service: Arc<LogsService>,
-    pub clock: Option<Arc<VirtualClock>>,
-    runtime: Option<tokio::runtime::Runtime>,
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(rt) = self.runtime.take() {
-            // Let the tasks (and the store handles they hold) go, so a restart can
-            // open the same state folder.
-            rt.shutdown_timeout(Duration::from_secs(5));
-        }
+impl std::ops::Deref for Server {
+    type Target = EdgeServer;
+
+    fn deref(&self) -> &EdgeServer {
+        &self.edge
     }
 }
 
@@ -46,123 +42,18 @@ impl Server {
     }
 
     pub fn start_with(store: Store, clock: Option<Arc<VirtualClock>>) -> Server {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let stack = StackContext {
-            endpoint_url: format!("http://127.0.0.1:{port}"),
-            ..StackContext::default()
-        };
-        let shared: SharedClock = match &clock {
-            Some(c) => c.clone() as Arc<dyn Clock>,
-            None => SystemClock::shared(),
-        };
-        let service = LogsService::new(&store, shared.clone(), stack.clone()).unwrap();
-        let router = slcl_edge::Router::new(
-            stack,
-            vec![service.clone() as Arc<dyn Service>],
-            shared,
-            slcl_core::TraceLog::new(),
-        );
-        runtime.spawn(slcl_edge::serve(listener, router, std::future::pending()));
-        Server {
-            port,
-            service,
-            clock,
-            runtime: Some(runtime),
-        }
+        let (edge, service) = EdgeServer::start(clock, |clock, stack| {
+            let service = LogsService::new(&store, clock, stack).unwrap();
+            (service.clone(), vec![service as Arc<dyn Service>])
+        });
+        Server { edge, service }
     }
 
-    pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// Runs `aws --endpoint-url ... <args>`; returns stdout, panics with stderr on failure.
-    pub fn aws(&self, args: &[&str]) -> String {
-        let out = self.aws_raw(args);
-        assert!(
-            out.status.success(),
-            "aws {args:?} failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    pub fn aws_raw(&self, args: &[&str]) -> std::process::Output {
-        Command::new("aws")
-            .arg("--endpoint-url")
-            .arg(self.endpoint())
-            .args(args)
-            .envs(aws_env())
-            .output()
-            .expect("the aws CLI must be installed")
-    }
-
-    /// Runs a python script with the prelude below; returns its stdout (without the
+    /// Runs a python script after the prelude below; returns its stdout (without the
     /// clock requests). Panics with the script's output if it fails.
     pub fn python(&self, script: &str) -> String {
-        let full = format!("{PRELUDE}\n{script}");
-        let mut child = Command::new("python3")
-            .arg("-c")
-            .arg(full)
-            .env("ENDPOINT", self.endpoint())
-            .envs(aws_env())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("python3 must be installed");
-        let mut stdin = child.stdin.take().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut stderr = child.stderr.take().unwrap();
-        let err_reader = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = stderr.read_to_string(&mut s);
-            s
-        });
-        let mut out = String::new();
-        for line in stdout.lines() {
-            let line = line.unwrap();
-            if let Some(ms) = line.strip_prefix("__ADVANCE__ ") {
-                let ms: u64 = ms.trim().parse().unwrap();
-                let clock = self
-                    .clock
-                    .as_ref()
-                    .expect("advance() needs a server started with start_virtual");
-                clock.advance(Duration::from_millis(ms));
-                writeln!(stdin, "ok").unwrap();
-                stdin.flush().unwrap();
-            } else {
-                out.push_str(&line);
-                out.push('\n');
-            }
-        }
-        let status = child.wait().unwrap();
-        let err = err_reader.join().unwrap();
-        assert!(status.success(), "python script failed:\n{out}\n{err}");
-        out
+        self.edge.python(PRELUDE, script, None)
     }
-}
-
-fn aws_env() -> Vec<(&'static str, &'static str)> {
-    vec![
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("AWS_DEFAULT_REGION", "us-east-1"),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_CONFIG_FILE", "/dev/null"),
-        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-        ("AWS_MAX_ATTEMPTS", "1"),
-        ("AWS_RETRY_MODE", "standard"),
-    ]
 }
 
 const PRELUDE: &str = r#"
