@@ -19,7 +19,7 @@ use sha2::Digest as _;
 use slcl_core::Response;
 
 use super::queues::MAX_MESSAGE_SIZE;
-use super::{check_batch, failed_entry, queue_name_from_url, Cx, Input};
+use super::{batch_results, check_batch, queue_name_from_url, Cx, Input};
 use crate::digest::{md5_hex, md5_of_attributes};
 use crate::error::{ApiError, ApiResult};
 use crate::protocol::{self, Protocol};
@@ -543,21 +543,10 @@ impl SqsService {
             if total > limit {
                 return Err(ApiError::batch_too_long(limit, total));
             }
-            let mut ok = Vec::new();
-            let mut failed = Vec::new();
-            for e in &entries {
-                let id = Input(e).str("Id").unwrap_or_default();
-                match self.send_in(c, &q, Input(e), cx) {
-                    Ok(Value::Object(mut r)) => {
-                        r.insert("Id".into(), id.into());
-                        ok.push(Value::Object(r));
-                    }
-                    Ok(_) => {}
-                    Err(err) if err.status.is_server_error() => return Err(err),
-                    Err(err) => failed.push(failed_entry(id, &err)),
-                }
-            }
-            Ok(json!({"Successful": ok, "Failed": failed}))
+            batch_results(&entries, |e| match self.send_in(c, &q, e, cx)? {
+                Value::Object(r) => Ok(r),
+                _ => Ok(Map::new()),
+            })
         })?;
         self.wake(name);
         Ok(out)
@@ -823,21 +812,10 @@ impl SqsService {
         let out = self.state.write(|c| {
             let q = state::existing(c, name)?;
             check_batch(&entries, "DeleteMessageBatchRequestEntry")?;
-            let mut ok = Vec::new();
-            let mut failed = Vec::new();
-            for e in &entries {
-                let e = Input(e);
-                let id = e.str("Id").unwrap_or_default();
-                let r = e
-                    .required("ReceiptHandle")
-                    .and_then(|h| self.delete_in(c, &q, h, now));
-                match r {
-                    Ok(()) => ok.push(json!({"Id": id})),
-                    Err(err) if err.status.is_server_error() => return Err(err),
-                    Err(err) => failed.push(failed_entry(id, &err)),
-                }
-            }
-            Ok(json!({"Successful": ok, "Failed": failed}))
+            batch_results(&entries, |e| {
+                self.delete_in(c, &q, e.required("ReceiptHandle")?, now)?;
+                Ok(Map::new())
+            })
         })?;
         self.wake(name);
         Ok(out)
@@ -933,24 +911,14 @@ impl SqsService {
         let out = self.state.write(|c| {
             let q = state::existing(c, name)?;
             check_batch(&entries, "ChangeMessageVisibilityBatchRequestEntry")?;
-            let mut ok = Vec::new();
-            let mut failed = Vec::new();
-            for e in &entries {
-                let e = Input(e);
-                let id = e.str("Id").unwrap_or_default();
-                let r = e.required("ReceiptHandle").and_then(|h| {
-                    let secs = e
-                        .int("VisibilityTimeout")?
-                        .ok_or_else(|| ApiError::missing_parameter("VisibilityTimeout"))?;
-                    self.change_in(c, &q, h, secs, now)
-                });
-                match r {
-                    Ok(_) => ok.push(json!({"Id": id})),
-                    Err(err) if err.status.is_server_error() => return Err(err),
-                    Err(err) => failed.push(failed_entry(id, &err)),
-                }
-            }
-            Ok(json!({"Successful": ok, "Failed": failed}))
+            batch_results(&entries, |e| {
+                let handle = e.required("ReceiptHandle")?;
+                let secs = e
+                    .int("VisibilityTimeout")?
+                    .ok_or_else(|| ApiError::missing_parameter("VisibilityTimeout"))?;
+                self.change_in(c, &q, handle, secs, now)?;
+                Ok(Map::new())
+            })
         })?;
         self.wake(name);
         Ok(out)

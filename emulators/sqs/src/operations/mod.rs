@@ -209,6 +209,29 @@ pub fn failed_entry(id: &str, e: &ApiError) -> Value {
     })
 }
 
+/// The answer of a batch operation: runs `each` on every entry; an entry's answer
+/// (with its `Id` added) goes to `Successful`, a client error to `Failed`, and a
+/// server error fails the whole batch.
+pub fn batch_results(
+    entries: &[&Map<String, Value>],
+    mut each: impl FnMut(Input<'_>) -> ApiResult<Map<String, Value>>,
+) -> ApiResult<Value> {
+    let mut ok = Vec::new();
+    let mut failed = Vec::new();
+    for e in entries {
+        let id = Input(e).str("Id").unwrap_or_default();
+        match each(Input(e)) {
+            Ok(mut r) => {
+                r.insert("Id".into(), id.into());
+                ok.push(Value::Object(r));
+            }
+            Err(err) if err.status.is_server_error() => return Err(err),
+            Err(err) => failed.push(failed_entry(id, &err)),
+        }
+    }
+    Ok(serde_json::json!({"Successful": ok, "Failed": failed}))
+}
+
 /// Opaque pagination token for a name.
 pub fn token_for(name: &str) -> String {
     use base64::Engine as _;

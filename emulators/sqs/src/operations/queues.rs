@@ -72,6 +72,23 @@ const PERMISSION_ACTIONS: &[&str] = &[
     "ListQueueTags",
 ];
 
+/// `MaxResults` (1–1000, optional) and the queue name a `NextToken` says the page
+/// starts after, for the list operations.
+fn page_input(input: Input<'_>) -> ApiResult<(Option<i64>, Option<String>)> {
+    let max = input.int("MaxResults")?;
+    if let Some(m) = max {
+        if !(1..=1000).contains(&m) {
+            return Err(ApiError::invalid_value(
+                "MaxResults",
+                m,
+                "MaxResults must be an integer between 1 and 1000.",
+            ));
+        }
+    }
+    let after = input.str("NextToken").map(name_from_token).transpose()?;
+    Ok((max, after))
+}
+
 fn valid_queue_name(name: &str) -> bool {
     let base = name.strip_suffix(".fifo").unwrap_or(name);
     !base.is_empty()
@@ -399,17 +416,7 @@ impl SqsService {
 
     pub(crate) fn list_queues(&self, input: Input<'_>) -> ApiResult<Value> {
         let prefix = input.str("QueueNamePrefix").unwrap_or("");
-        let max = input.int("MaxResults")?;
-        if let Some(m) = max {
-            if !(1..=1000).contains(&m) {
-                return Err(ApiError::invalid_value(
-                    "MaxResults",
-                    m,
-                    "MaxResults must be an integer between 1 and 1000.",
-                ));
-            }
-        }
-        let after = input.str("NextToken").map(name_from_token).transpose()?;
+        let (max, after) = page_input(input)?;
         let names: Vec<QueueRow> = self
             .state
             .read(state::queues)?
@@ -417,23 +424,9 @@ impl SqsService {
             .filter(|q| q.name.starts_with(prefix))
             .filter(|q| after.as_ref().is_none_or(|a| q.name.as_str() > a.as_str()))
             .collect();
-        let limit = max.unwrap_or(1000) as usize;
-        let mut out = Map::new();
-        let page = &names[..names.len().min(limit)];
-        if !page.is_empty() {
-            out.insert(
-                "QueueUrls".into(),
-                page.iter()
-                    .map(|q| Value::String(self.queue_url(q)))
-                    .collect(),
-            );
-        }
-        if max.is_some() && names.len() > limit {
-            if let Some(last) = page.last() {
-                out.insert("NextToken".into(), token_for(&last.name).into());
-            }
-        }
-        Ok(Value::Object(out))
+        // AWS leaves QueueUrls out of an empty answer.
+        let names: Vec<&QueueRow> = names.iter().collect();
+        Ok(self.url_page(&names, max, "QueueUrls", true))
     }
 
     pub(crate) fn delete_queue(&self, input: Input<'_>, cx: &Cx) -> ApiResult<Value> {
@@ -583,17 +576,7 @@ impl SqsService {
         cx: &Cx,
     ) -> ApiResult<Value> {
         let name = self.queue_of(input, cx)?;
-        let max = input.int("MaxResults")?;
-        if let Some(m) = max {
-            if !(1..=1000).contains(&m) {
-                return Err(ApiError::invalid_value(
-                    "MaxResults",
-                    m,
-                    "MaxResults must be an integer between 1 and 1000.",
-                ));
-            }
-        }
-        let after = input.str("NextToken").map(name_from_token).transpose()?;
+        let (max, after) = page_input(input)?;
         let (dlq, all) = self
             .state
             .read(|c| Ok((state::existing(c, name)?, state::queues(c)?)))?;
@@ -603,21 +586,36 @@ impl SqsService {
             .filter(|q| q.redrive().is_some_and(|(target, _)| target == arn))
             .filter(|q| after.as_ref().is_none_or(|a| q.name.as_str() > a.as_str()))
             .collect();
+        Ok(self.url_page(&sources, max, "queueUrls", false))
+    }
+
+    /// One page of `queues` (in name order, already past the `NextToken`) as their
+    /// URLs under `key`, with a `NextToken` when `MaxResults` was given and more
+    /// remain; `omit_empty` leaves `key` out of an empty page.
+    fn url_page(
+        &self,
+        queues: &[&QueueRow],
+        max: Option<i64>,
+        key: &str,
+        omit_empty: bool,
+    ) -> Value {
         let limit = max.unwrap_or(1000) as usize;
-        let page = &sources[..sources.len().min(limit)];
+        let page = &queues[..queues.len().min(limit)];
         let mut out = Map::new();
-        out.insert(
-            "queueUrls".into(),
-            page.iter()
-                .map(|q| Value::String(self.queue_url(q)))
-                .collect(),
-        );
-        if max.is_some() && sources.len() > limit {
+        if !(omit_empty && page.is_empty()) {
+            out.insert(
+                key.into(),
+                page.iter()
+                    .map(|q| Value::String(self.queue_url(q)))
+                    .collect(),
+            );
+        }
+        if max.is_some() && queues.len() > limit {
             if let Some(last) = page.last() {
                 out.insert("NextToken".into(), token_for(&last.name).into());
             }
         }
-        Ok(Value::Object(out))
+        Value::Object(out)
     }
 
     pub(crate) fn add_permission(&self, input: Input<'_>, cx: &Cx) -> ApiResult<Value> {
