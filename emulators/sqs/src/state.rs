@@ -219,63 +219,6 @@ impl MessageRow {
     }
 }
 
-/// A message to insert.
-#[derive(Debug, Clone)]
-pub struct NewMessage {
-    /// MessageId.
-    pub message_id: String,
-    /// Body.
-    pub body: String,
-    /// MessageAttributes (JSON shape).
-    pub message_attributes: Map<String, Value>,
-    /// System attributes.
-    pub system_attributes: Map<String, Value>,
-    /// SentTimestamp.
-    pub sent_ms: i64,
-    /// Start of retention.
-    pub retain_from_ms: i64,
-    /// First visible at.
-    pub visible_at_ms: i64,
-    /// Receive count carried over (dead-letter moves).
-    pub receive_count: i64,
-    /// First receive carried over.
-    pub first_receive_ms: Option<i64>,
-    /// MessageGroupId.
-    pub group_id: Option<String>,
-    /// MessageDeduplicationId.
-    pub dedup_id: Option<String>,
-    /// SequenceNumber.
-    pub sequence_number: Option<String>,
-    /// SenderId.
-    pub sender_id: String,
-    /// DeadLetterQueueSourceArn.
-    pub dlq_source_arn: Option<String>,
-    /// slcl's trace of the request that sent it (`<trace id> <parent step id>`).
-    pub trace: Option<String>,
-}
-
-impl From<&MessageRow> for NewMessage {
-    fn from(m: &MessageRow) -> Self {
-        NewMessage {
-            message_id: m.message_id.clone(),
-            body: m.body.clone(),
-            message_attributes: m.message_attributes.clone(),
-            system_attributes: m.system_attributes.clone(),
-            sent_ms: m.sent_ms,
-            retain_from_ms: m.retain_from_ms,
-            visible_at_ms: m.visible_at_ms,
-            receive_count: m.receive_count,
-            first_receive_ms: m.first_receive_ms,
-            group_id: m.group_id.clone(),
-            dedup_id: m.dedup_id.clone(),
-            sequence_number: m.sequence_number.clone(),
-            sender_id: m.sender_id.clone(),
-            dlq_source_arn: m.dlq_source_arn.clone(),
-            trace: m.trace.clone(),
-        }
-    }
-}
-
 /// A message move task row.
 #[derive(Debug, Clone)]
 pub struct MoveTaskRow {
@@ -555,8 +498,9 @@ pub fn expire(c: &Connection, q: &QueueRow, now: i64) -> ApiResult<()> {
     Ok(())
 }
 
-/// Inserts a message.
-pub fn insert_message(c: &Connection, queue: &str, m: &NewMessage) -> ApiResult<()> {
+/// Inserts a message. Its receive state (`received_ms`, `receipt_nonce`) is not
+/// carried into the queue: a moved message is not in flight there.
+pub fn insert_message(c: &Connection, queue: &str, m: &MessageRow) -> ApiResult<()> {
     c.execute(
         "INSERT INTO sqs_messages (queue, message_id, body, message_attributes, system_attributes, sent_ms, retain_from_ms, visible_at_ms, receive_count, first_receive_ms, group_id, dedup_id, sequence_number, sender_id, dlq_source_arn, trace) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",

@@ -23,7 +23,7 @@ use super::{batch_results, check_batch, queue_name_from_url, Cx, Input};
 use crate::digest::{md5_hex, md5_of_attributes};
 use crate::error::{ApiError, ApiResult};
 use crate::protocol::{self, Protocol};
-use crate::state::{self, MessageRow, NewMessage, QueueRow};
+use crate::state::{self, MessageRow, QueueRow};
 use crate::{to_time, MessageAttributeValue, ReceivedMessage, SqsService};
 
 /// The FIFO deduplication interval (also the ReceiveRequestAttemptId interval).
@@ -475,7 +475,7 @@ impl SqsService {
         state::insert_message(
             c,
             &q.name,
-            &NewMessage {
+            &MessageRow {
                 message_id: message_id.clone(),
                 body: body.to_string(),
                 message_attributes: message_attributes.clone(),
@@ -485,6 +485,8 @@ impl SqsService {
                 visible_at_ms: now + delay_ms,
                 receive_count: 0,
                 first_receive_ms: None,
+                received_ms: None,
+                receipt_nonce: None,
                 group_id,
                 dedup_id,
                 sequence_number: sequence_number.clone(),
@@ -751,7 +753,7 @@ impl SqsService {
         m: &MessageRow,
         now: i64,
     ) -> ApiResult<()> {
-        let mut moved = NewMessage::from(m);
+        let mut moved = m.clone();
         moved.visible_at_ms = now;
         moved.dlq_source_arn = Some(source.arn());
         if dlq.fifo {

@@ -18,7 +18,7 @@ use tracing::Instrument;
 
 use super::{Cx, Input};
 use crate::error::{ApiError, ApiResult};
-use crate::state::{self, MoveTaskRow, NewMessage};
+use crate::state::{self, MoveTaskRow};
 use crate::SqsService;
 
 fn task_handle(task_id: &str, source_arn: &str) -> String {
@@ -220,7 +220,7 @@ impl SqsService {
                         "Destination queue {dest_arn} does not exist."
                     ))
                 })?;
-            let mut fresh = NewMessage::from(&m);
+            let mut fresh = m.clone();
             fresh.visible_at_ms = now;
             fresh.receive_count = 0;
             fresh.first_receive_ms = None;
