@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_lambda_events::event::sqs::SqsEvent;
 use serde_json::{json, Value};
 use slcl::{
-    AttributeValue, FunctionConfig, InvocationRecord, QueueConfig, SendOptions, SqsTriggerConfig,
-    Stack, StateLocation,
+    FunctionConfig, InvocationRecord, QueueConfig, SendOptions, SqsTriggerConfig, Stack,
+    StateLocation,
 };
 
 use crate::common::{aws_cli, project, toml_path};
@@ -30,19 +30,6 @@ fn worker(report_failures: bool) -> FunctionConfig {
     f
 }
 
-fn queue(attrs: &[(&str, AttributeValue)]) -> QueueConfig {
-    QueueConfig {
-        attributes: attrs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect(),
-    }
-}
-
-fn int(n: i64) -> AttributeValue {
-    AttributeValue::Integer(n)
-}
-
 fn bodies(run: &InvocationRecord) -> Vec<String> {
     let event: SqsEvent = run.event_as().expect("an SqsEvent");
     event
@@ -57,14 +44,19 @@ fn left(stack: &Stack, queue: &str) -> usize {
     stack.sqs().peek(queue).unwrap().len()
 }
 
-async fn until_empty(stack: &Stack, queue: &str) {
+/// Waits until `n` messages are left in `queue` (the poller deletes on its own
+/// tasks).
+async fn until_left(stack: &Stack, queue: &str, n: usize) {
     for _ in 0..400 {
-        if left(stack, queue) == 0 {
+        if left(stack, queue) == n {
             return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    panic!("queue `{queue}` still has {} messages", left(stack, queue));
+    panic!(
+        "queue `{queue}` has {} messages, not {n}",
+        left(stack, queue)
+    );
 }
 
 /// Runs the aws CLI off the async runtime and returns its JSON answer, or the error
@@ -452,7 +444,7 @@ async fn success_deletes_the_batch_and_the_event_has_aws_shape() {
     let keys: Vec<&String> = r.as_object().unwrap().keys().collect();
     assert_eq!(keys.len(), 10, "{keys:?}");
 
-    until_empty(&stack, "jobs").await;
+    until_left(&stack, "jobs", 0).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -463,15 +455,12 @@ async fn a_failing_batch_returns_after_the_visibility_timeout_then_dead_letters(
         .queue("dlq")
         .queue_config(
             "jobs",
-            queue(&[
-                ("VisibilityTimeout", int(30)),
-                (
+            QueueConfig::default()
+                .attribute("VisibilityTimeout", 30)
+                .attribute(
                     "RedrivePolicy",
-                    AttributeValue::String(
-                        r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:dlq","maxReceiveCount":2}"#.into(),
-                    ),
+                    r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:dlq","maxReceiveCount":2}"#,
                 ),
-            ]),
         )
         .sqs_trigger("jobs", "worker")
         .start()
@@ -534,7 +523,10 @@ async fn partial_batch_failures_redeliver_only_the_listed_messages() {
     let stack = Stack::harness()
         .virtual_clock(start())
         .function_config("worker", worker(true))
-        .queue_config("jobs", queue(&[("VisibilityTimeout", int(10))]))
+        .queue_config(
+            "jobs",
+            QueueConfig::default().attribute("VisibilityTimeout", 10),
+        )
         .sqs_trigger_config(
             "worker",
             SqsTriggerConfig {
@@ -555,12 +547,7 @@ async fn partial_batch_failures_redeliver_only_the_listed_messages() {
     let first = advance_until_invoked(&stack, "worker", Duration::from_secs(1)).await;
     assert!(first.succeeded(), "{}", first.logs);
     assert_eq!(bodies(&first), ["ok 1", "fail 2", "ok 3"]);
-    for _ in 0..400 {
-        if left(&stack, "jobs") == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    until_left(&stack, "jobs", 1).await;
     let rest = stack.sqs().peek("jobs").unwrap();
     assert_eq!(
         rest.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
@@ -599,7 +586,7 @@ async fn filters_delete_non_matching_messages_without_invoking() {
         .sqs()
         .send("jobs", "plain text", SendOptions::default())
         .unwrap();
-    until_empty(&stack, "jobs").await;
+    until_left(&stack, "jobs", 0).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(
         stack.invocations("worker").is_empty(),
@@ -618,7 +605,7 @@ async fn filters_delete_non_matching_messages_without_invoking() {
         .unwrap();
     let run = stack.next_invocation("worker", WAIT).await.unwrap();
     assert_eq!(bodies(&run), ["urgent: now"]);
-    until_empty(&stack, "jobs").await;
+    until_left(&stack, "jobs", 0).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -628,10 +615,9 @@ async fn fifo_groups_are_redelivered_in_order_after_a_failure() {
         .function_config("worker", worker(true))
         .queue_config(
             "orders.fifo",
-            queue(&[
-                ("ContentBasedDeduplication", AttributeValue::Bool(true)),
-                ("VisibilityTimeout", int(10)),
-            ]),
+            QueueConfig::default()
+                .attribute("ContentBasedDeduplication", true)
+                .attribute("VisibilityTimeout", 10),
         )
         .sqs_trigger_config(
             "worker",
@@ -676,12 +662,7 @@ async fn fifo_groups_are_redelivered_in_order_after_a_failure() {
     let first = stack.next_invocation("worker", WAIT).await.unwrap();
     assert_eq!(bodies(&first), ["a1", "fail a2", "a3"]);
     // a1 is done; a2 failed, so a3 (after it in the group) is kept too.
-    for _ in 0..400 {
-        if left(&stack, "orders.fifo") == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    until_left(&stack, "orders.fifo", 2).await;
     let rest: Vec<String> = stack
         .sqs()
         .peek("orders.fifo")
@@ -803,7 +784,7 @@ report_batch_item_failures = true
             .unwrap();
         let run = stack.next_invocation("worker", WAIT).await.unwrap();
         assert_eq!(bodies(&run), ["before restart"]);
-        until_empty(&stack, "jobs").await;
+        until_left(&stack, "jobs", 0).await;
         stack.shutdown().await;
     }
     let stack = Stack::harness()

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use slcl::{AttributeValue, QueueConfig, Stack};
+use slcl::{QueueConfig, Stack};
 
 use crate::common::{aws_cli, project, Slcl};
 
@@ -25,13 +25,7 @@ async fn next_message_sees_what_a_client_sends_without_consuming_it() {
         .queue("jobs")
         .queue_config(
             "orders.fifo",
-            QueueConfig {
-                attributes: [(
-                    "ContentBasedDeduplication".to_owned(),
-                    AttributeValue::Bool(true),
-                )]
-                .into(),
-            },
+            QueueConfig::default().attribute("ContentBasedDeduplication", true),
         )
         .start()
         .await
