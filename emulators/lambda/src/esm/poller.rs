@@ -174,7 +174,10 @@ impl Poller {
             if self.clock.now() >= deadline {
                 break;
             }
+            // Biased: records that arrived before the deadline join the batch even
+            // when the deadline has also passed by the time this task runs.
             tokio::select! {
+                biased;
                 _ = notified => {}
                 _ = self.clock.sleep_until(deadline) => break,
                 _ = stop_signal(stopped) => {
