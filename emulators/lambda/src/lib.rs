@@ -28,6 +28,7 @@
 pub mod esm;
 mod events;
 pub mod filter;
+mod functions;
 mod operations;
 pub mod protocol;
 pub mod state;

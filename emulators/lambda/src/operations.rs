@@ -21,6 +21,11 @@ use crate::{LambdaError, LambdaService};
 pub const MAX_SYNC_PAYLOAD: usize = 6 * 1024 * 1024;
 /// Largest asynchronous invocation payload (256 KB), as Lambda's quota.
 pub const MAX_ASYNC_PAYLOAD: usize = 256 * 1024;
+/// Largest CreateFunction / UpdateFunctionCode request: a 50 MB ZIP, base64-encoded
+/// in JSON (Lambda's quota for direct uploads).
+const MAX_CODE_REQUEST: usize = 70_167_211;
+/// Largest request body of the other control-plane operations.
+const MAX_CONTROL_REQUEST: usize = 1024 * 1024;
 /// `LogType=Tail` returns at most this much of the end of the log.
 const LOG_TAIL_BYTES: usize = 4 * 1024;
 
@@ -384,7 +389,53 @@ impl LambdaService {
                 )?;
                 Ok(protocol::json_response(status, &doc, &cx.request_id))
             }
-            Operation::Unsupported(name) => Err(AwsError::not_implemented("Lambda", name)),
+            Operation::Call(call) => {
+                let limit = match call.name {
+                    "CreateFunction" | "UpdateFunctionCode" => MAX_CODE_REQUEST,
+                    _ => MAX_CONTROL_REQUEST,
+                };
+                let body =
+                    match body::collect(req.into_body(), limit).await {
+                        Ok(b) => b,
+                        Err(body::CollectError::TooLarge(_)) => return Err(AwsError::new(
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            "RequestEntityTooLargeException",
+                            format!(
+                                "Request must be smaller than {limit} bytes for the {} operation",
+                                call.name
+                            ),
+                        )),
+                        Err(e) => {
+                            return Err(AwsError::bad_request(
+                                "InvalidRequestContentException",
+                                e.to_string(),
+                            ))
+                        }
+                    };
+                let body: Value = if body.iter().all(u8::is_ascii_whitespace) {
+                    json!({})
+                } else {
+                    serde_json::from_slice(&body).map_err(|e| {
+                        AwsError::bad_request(
+                            "InvalidRequestContentException",
+                            format!("Could not parse request body into json: {e}"),
+                        )
+                    })?
+                };
+                // Each group of operations lives in its own module and answers `None`
+                // for names that are not its own.
+                let answer = match self.function_operation(&call, &body).await {
+                    Some(a) => a,
+                    None => Err(AwsError::not_implemented("Lambda", call.name)),
+                };
+                let (status, doc) = answer?;
+                if status == StatusCode::NO_CONTENT {
+                    let mut resp = protocol::bytes_response(status, Bytes::new(), &cx.request_id);
+                    resp.headers_mut().remove(http::header::CONTENT_TYPE);
+                    return Ok(resp);
+                }
+                Ok(protocol::json_response(status, &doc, &cx.request_id))
+            }
         }
     }
 

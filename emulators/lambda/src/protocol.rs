@@ -78,8 +78,44 @@ pub enum Operation {
         /// Page size, 1 to 10000 (at most 100 are returned).
         max_items: usize,
     },
-    /// A Lambda operation slcl knows by name but does not implement yet.
-    Unsupported(&'static str),
+    /// Any other operation of the model, with its URI labels and query string; the
+    /// operation modules pick the ones they implement (see `operations.rs`).
+    Call(Call),
+}
+
+/// An operation decoded only as far as its name, URI labels and query parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    /// The operation name, as in botocore's model (`CreateFunction`).
+    pub name: &'static str,
+    /// URI labels (`FunctionName`, `Name`...), percent-decoded.
+    pub labels: Vec<(String, String)>,
+    /// Query parameters, percent-decoded.
+    pub query: Vec<(String, String)>,
+}
+
+impl Call {
+    /// The URI label `key`, or empty.
+    pub fn label(&self, key: &str) -> &str {
+        self.labels
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default()
+    }
+
+    /// The query parameter `key`, if present.
+    pub fn query(&self, key: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The `MaxItems` query parameter: 1 to 10000, `default` when absent.
+    pub fn max_items(&self, default: usize) -> Result<usize, AwsError> {
+        max_items(self.query("MaxItems").map(str::to_owned), default)
+    }
 }
 
 /// Works out the operation from method, path and query.
@@ -160,7 +196,11 @@ pub fn decode(
                 max_items,
             }
         }
-        other => Operation::Unsupported(other),
+        other => Operation::Call(Call {
+            name: other,
+            labels: params,
+            query: query_pairs(query),
+        }),
     })
 }
 
@@ -204,6 +244,24 @@ fn route(method: &str, path: &str) -> Option<(&'static str, Vec<(String, String)
         // The most literal pattern wins.
         .min_by_key(|(labels, _, _)| *labels)
         .map(|(_, name, params)| (name, params))
+}
+
+/// Every `key=value` pair of a query string, percent-decoded.
+fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
+    let decode = |v: &str| {
+        percent_decode_str(&v.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
 }
 
 fn query_param(query: Option<&str>, key: &str) -> Option<String> {
@@ -306,7 +364,27 @@ mod tests {
         );
         assert_eq!(
             op(Method::POST, "/2015-03-31/functions", None).unwrap(),
-            Operation::Unsupported("CreateFunction")
+            Operation::Call(Call {
+                name: "CreateFunction",
+                labels: vec![],
+                query: vec![]
+            })
+        );
+        assert_eq!(
+            op(
+                Method::GET,
+                "/2015-03-31/functions/f/aliases",
+                Some("FunctionVersion=3&Marker=a%20b")
+            )
+            .unwrap(),
+            Operation::Call(Call {
+                name: "ListAliases",
+                labels: vec![("FunctionName".into(), "f".into())],
+                query: vec![
+                    ("FunctionVersion".into(), "3".into()),
+                    ("Marker".into(), "a b".into())
+                ]
+            })
         );
         assert_eq!(
             op(Method::GET, "/nope", None).unwrap_err().code,
