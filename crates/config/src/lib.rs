@@ -129,6 +129,38 @@ pub struct FunctionConfig {
     /// event source mapping. Default none.
     #[serde(default)]
     pub sqs: Vec<SqsTriggerConfig>,
+    /// `MaximumRetryAttempts` of the function's asynchronous invocation
+    /// configuration: how many times a failed async event is retried, 0–2. Default
+    /// none (Lambda's 2).
+    #[serde(default)]
+    pub maximum_retry_attempts: Option<u32>,
+    /// `MaximumEventAgeInSeconds`: how long an async event may wait (for its first
+    /// attempt or a retry) before it is discarded, 60–21600. Default none (Lambda's
+    /// 21600, six hours).
+    #[serde(default)]
+    pub maximum_event_age: Option<u32>,
+    /// `[functions.<name>.destinations]`: where records of async invocations go.
+    /// Default none.
+    #[serde(default)]
+    pub destinations: Option<DestinationsConfig>,
+}
+
+/// A `[functions.<name>.destinations]` table: the `DestinationConfig` of the
+/// function's asynchronous invocation configuration, as
+/// `PutFunctionEventInvokeConfig` takes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DestinationsConfig {
+    /// `OnSuccess.Destination`: the ARN of an SQS queue, SNS topic, Lambda function
+    /// or EventBridge event bus that gets a record of every successful async
+    /// invocation. Default none.
+    #[serde(default)]
+    pub on_success: Option<String>,
+    /// `OnFailure.Destination`: the ARN of an SQS queue, SNS topic, Lambda function,
+    /// EventBridge event bus or S3 bucket that gets a record of every async event
+    /// that failed all its attempts or grew too old. Default none.
+    #[serde(default)]
+    pub on_failure: Option<String>,
 }
 
 /// One `[[functions.<name>.sqs]]` entry: an event source mapping from an SQS queue,
@@ -195,7 +227,21 @@ impl FunctionConfig {
             env: BTreeMap::new(),
             description: String::new(),
             sqs: Vec::new(),
+            maximum_retry_attempts: None,
+            maximum_event_age: None,
+            destinations: None,
         }
+    }
+
+    /// Whether any key of the asynchronous invocation configuration is set
+    /// (`maximum_retry_attempts`, `maximum_event_age`, `destinations`).
+    pub fn has_event_invoke_config(&self) -> bool {
+        self.maximum_retry_attempts.is_some()
+            || self.maximum_event_age.is_some()
+            || self
+                .destinations
+                .as_ref()
+                .is_some_and(|d| d.on_success.is_some() || d.on_failure.is_some())
     }
 }
 
@@ -360,6 +406,25 @@ impl Config {
                 "functions.{name}.timeout is {}; Lambda allows 1 to 900 seconds",
                 f.timeout
             ));
+        }
+        if let Some(n) = f.maximum_retry_attempts.filter(|n| *n > 2) {
+            return Err(format!(
+                "functions.{name}.maximum_retry_attempts is {n}; Lambda allows 0 to 2"
+            ));
+        }
+        if let Some(n) = f.maximum_event_age.filter(|n| !(60..=21600).contains(n)) {
+            return Err(format!(
+                "functions.{name}.maximum_event_age is {n}; Lambda allows 60 to 21600 seconds"
+            ));
+        }
+        if let Some(d) = &f.destinations {
+            for (key, arn) in [("on_success", &d.on_success), ("on_failure", &d.on_failure)] {
+                if let Some(arn) = arn.as_deref().filter(|a| !a.starts_with("arn:")) {
+                    return Err(format!(
+                        "functions.{name}.destinations.{key} is `{arn}`; it must be an ARN"
+                    ));
+                }
+            }
         }
         Ok(())
     }

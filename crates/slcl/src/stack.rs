@@ -9,7 +9,7 @@ use slcl_config::{
 use slcl_core::{
     LateDispatcher, Service, SharedClock, StackContext, SystemClock, TraceLog, VirtualClock,
 };
-use slcl_lambda::{FunctionDecl, LambdaService, MappingDecl, NativeHandler};
+use slcl_lambda::{EventInvokeConfigDecl, FunctionDecl, LambdaService, MappingDecl, NativeHandler};
 use slcl_logs::LogsService;
 use slcl_runtime::{ConsoleLogSink, LogSink, NullLogSink, Runtime, RuntimeConfig};
 use slcl_s3::{LambdaNotification, S3Service};
@@ -392,6 +392,8 @@ impl StackBuilder {
             Arc::clone(&traces),
         )?;
         bus.register("lambda", lambda.clone());
+        bus.register("s3", s3.clone());
+        lambda.set_bus(Arc::clone(&bus));
         let sqs = SqsService::new(&store, Arc::clone(&clock), stack.clone())?;
         bus.register("sqs", sqs.clone());
         let logs = LogsService::new(&store, Arc::clone(&clock), stack.clone())?;
@@ -492,6 +494,20 @@ impl StackBuilder {
             });
         }
         lambda.declare_mappings(&mappings)?;
+        let invoke_configs: Vec<EventInvokeConfigDecl> = config
+            .functions
+            .iter()
+            .chain(self.natives.iter().map(|(name, f, _)| (name, f)))
+            .filter(|(_, f)| f.has_event_invoke_config())
+            .map(|(name, f)| EventInvokeConfigDecl {
+                function: name.clone(),
+                maximum_retry_attempts: f.maximum_retry_attempts,
+                maximum_event_age: f.maximum_event_age,
+                on_success: f.destinations.as_ref().and_then(|d| d.on_success.clone()),
+                on_failure: f.destinations.as_ref().and_then(|d| d.on_failure.clone()),
+            })
+            .collect();
+        lambda.declare_event_invoke_configs(&invoke_configs)?;
         lambda.start();
 
         let watcher = if self.watch {

@@ -29,6 +29,7 @@ pub mod esm;
 mod events;
 pub mod filter;
 mod functions;
+mod invoke_config;
 mod operations;
 pub mod protocol;
 pub mod state;
@@ -43,6 +44,7 @@ use slcl_store::Store;
 use tokio::sync::Notify;
 
 pub use esm::{EventSourceMapping, MappingDecl};
+pub use invoke_config::EventInvokeConfigDecl;
 pub use operations::InvokeOutput;
 pub use slcl_runtime::native::NativeHandler;
 pub use state::{FunctionDecl, FunctionEntry, InvocationRecord};
@@ -70,6 +72,10 @@ pub enum LambdaError {
     /// A declared event source mapping is invalid (the message says which and why).
     #[error("event source mapping: {0}")]
     InvalidMapping(String),
+    /// A declared asynchronous invocation configuration is invalid (the message says
+    /// which and why).
+    #[error("asynchronous invocation configuration: {0}")]
+    InvalidEventInvokeConfig(String),
 }
 
 /// The Lambda service: API, registry and async queue.
@@ -88,6 +94,10 @@ pub struct LambdaService {
     logs: RwLock<Option<Arc<dyn slcl_core::LogDestination>>>,
     mappings: esm::MappingStore,
     pollers: esm::Pollers,
+    /// Asynchronous invocation configurations (`lambda_event_invoke_configs`).
+    invoke_configs: invoke_config::InvokeConfigStore,
+    /// Where destination records and dead letters are delivered.
+    bus: RwLock<Option<Arc<slcl_bus::Bus>>>,
     started: AtomicBool,
     me: Weak<LambdaService>,
 }
@@ -108,6 +118,8 @@ impl LambdaService {
         let db = store.db().map_err(|e| LambdaError::State(e.to_string()))?;
         let queue =
             state::AsyncQueue::open(db.clone()).map_err(|e| LambdaError::State(e.to_string()))?;
+        let invoke_configs = invoke_config::InvokeConfigStore::open(db.clone())
+            .map_err(|e| LambdaError::State(format!("{e:#}")))?;
         let mappings =
             esm::MappingStore::open(db).map_err(|e| LambdaError::State(format!("{e:#}")))?;
         Ok(Arc::new_cyclic(|me| LambdaService {
@@ -123,6 +135,8 @@ impl LambdaService {
             logs: RwLock::default(),
             mappings,
             pollers: esm::Pollers::default(),
+            invoke_configs,
+            bus: RwLock::default(),
             started: AtomicBool::new(false),
             me: me.clone(),
         }))
@@ -133,6 +147,13 @@ impl LambdaService {
     /// `YYYY/MM/DD/[<version>]<instance id>`, as Lambda does with CloudWatch Logs.
     pub fn set_log_destination(&self, destination: Arc<dyn slcl_core::LogDestination>) {
         *self.logs.write().unwrap_or_else(|p| p.into_inner()) = Some(destination);
+    }
+
+    /// The bus that carries asynchronous invocations' destination records (to SQS
+    /// queues, SNS topics, functions, EventBridge buses, S3 buckets) and dead
+    /// letters. Without one, records are not sent (a warning says so).
+    pub fn set_bus(&self, bus: Arc<slcl_bus::Bus>) {
+        *self.bus.write().unwrap_or_else(|p| p.into_inner()) = Some(bus);
     }
 
     /// Starts the background worker that runs async invocations, and the poller of
@@ -222,6 +243,7 @@ impl LambdaService {
     /// loaded. For resetting a test stack between cases.
     pub fn reset(&self) -> Result<(), LambdaError> {
         self.reset_mappings()?;
+        self.reset_invoke_configs()?;
         self.queue
             .clear()
             .map_err(|e| LambdaError::State(e.to_string()))?;

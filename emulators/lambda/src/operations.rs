@@ -426,7 +426,10 @@ impl LambdaService {
                 // for names that are not its own.
                 let answer = match self.function_operation(&call, &body).await {
                     Some(a) => a,
-                    None => Err(AwsError::not_implemented("Lambda", call.name)),
+                    None => match self.invoke_config_operation(&call, &body).await {
+                        Some(a) => a,
+                        None => Err(AwsError::not_implemented("Lambda", call.name)),
+                    },
                 };
                 let (status, doc) = answer?;
                 if status == StatusCode::NO_CONTENT {

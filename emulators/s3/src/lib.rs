@@ -71,6 +71,7 @@ pub mod events;
 mod operations;
 pub mod protocol;
 mod state;
+mod target;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

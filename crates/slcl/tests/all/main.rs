@@ -5,6 +5,7 @@
 mod clock;
 mod common;
 mod crash;
+mod destinations;
 mod edge;
 mod esm;
 mod harness;
