@@ -63,6 +63,16 @@ impl Bus {
             .insert(service.to_string(), target);
     }
 
+    /// Forgets every target. Targets often hold the bus themselves (to send on what
+    /// they receive), so a stack that stops calls this to break those cycles and let
+    /// its emulators, and their stores, go.
+    pub fn clear(&self) {
+        self.targets
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
     fn target(&self, arn: &Arn) -> Result<Arc<dyn Target>, DeliveryError> {
         self.targets
             .read()

@@ -398,6 +398,7 @@ impl StackBuilder {
         bus.register("sqs", sqs.clone());
         let logs = LogsService::new(&store, Arc::clone(&clock), stack.clone())?;
         lambda.set_log_destination(logs.clone());
+        lambda.set_dispatcher(dispatcher.clone());
         let services: Vec<Arc<dyn Service>> =
             vec![s3.clone(), lambda.clone(), sqs.clone(), logs.clone()];
         let router = slcl_edge::Router::new(
@@ -439,6 +440,7 @@ impl StackBuilder {
                     timeout_secs: f.timeout,
                     env: f.env.clone(),
                     description: f.description.clone(),
+                    ..FunctionDecl::default()
                 })
                 .await?;
             let how = if entry.function.compiled_from_cache() {
@@ -462,10 +464,13 @@ impl StackBuilder {
                     timeout_secs: f.timeout,
                     env: f.env.clone(),
                     description: f.description.clone(),
+                    ..FunctionDecl::default()
                 },
                 Arc::clone(handler),
             );
         }
+        // Functions created through the API by a previous run.
+        lambda.restore().await?;
         create_queues(&config, &sqs)?;
         create_buckets(&config, &s3, &bus)?;
         lambda.register_source("sqs", sqs.clone());
@@ -755,6 +760,7 @@ impl Stack {
                 Ok(Ok(())) => {}
             }
         }
+        self.bus.clear();
     }
 }
 
@@ -763,6 +769,8 @@ impl Drop for Stack {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        // The emulators registered on the bus hold it too: break the cycle.
+        self.bus.clear();
     }
 }
 

@@ -36,6 +36,8 @@ pub(crate) const MAX_RETRY_ATTEMPTS: u32 = 2;
 pub(crate) const MAX_EVENT_AGE: Duration = Duration::from_secs(6 * 60 * 60);
 /// How many queued events run at once.
 const WORKER_BATCH: usize = 16;
+/// Wait before a throttled async event is tried again.
+const THROTTLE_RETRY: Duration = Duration::from_secs(1);
 
 /// Wait before retry number `attempt` (1-based).
 fn retry_delay(attempt: u32) -> Duration {
@@ -193,7 +195,7 @@ async fn run_queued(service: Arc<LambdaService>, event: QueuedEvent) {
                 .await;
             return;
         }
-        let Some(entry) = service.registry.get(&event.function) else {
+        let Some(entry) = service.queued_entry(&event.function).await else {
             // The function may be declared again (reloaded config); try again later.
             tracing::warn!("function not found; will retry");
             let _ = service.queue.retry_at(
@@ -202,6 +204,23 @@ async fn run_queued(service: Arc<LambdaService>, event: QueuedEvent) {
                 now + retry_delay(1).as_millis() as u64,
             );
             return;
+        };
+        // Over the function's or the account's concurrency, the event waits and is
+        // tried again; a throttle is not an attempt.
+        let slot = match service.concurrency.acquire(&entry.decl.name) {
+            Ok(slot) => slot,
+            Err(throttle) => {
+                tracing::debug!(
+                    reason = throttle.reason(),
+                    "async invocation throttled; will retry"
+                );
+                let _ = service.queue.retry_at(
+                    event.id,
+                    event.attempts,
+                    now + THROTTLE_RETRY.as_millis() as u64,
+                );
+                return;
+            }
         };
         let invocation = Invocation {
             request_id: event.request_id.clone(),
@@ -213,6 +232,7 @@ async fn run_queued(service: Arc<LambdaService>, event: QueuedEvent) {
             client_context: None,
         };
         let (ran, finished_ms) = service.run_recorded(&entry, invocation).await;
+        drop(slot);
         let attempts = event.attempts + 1;
         let failed = match ran {
             Ok(result) => match result.outcome {

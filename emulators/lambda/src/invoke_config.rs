@@ -699,10 +699,16 @@ impl LambdaService {
     /// configuration (an SQS queue or SNS topic ARN), set through CreateFunction or
     /// UpdateFunctionConfiguration. An async event that failed all its attempts, or
     /// grew too old, goes there when the function has no on-failure destination.
-    /// `None` while the function configuration does not store one.
+    /// `function` may carry a version (`name:3`), whose configuration then counts.
     pub fn dead_letter_target(&self, function: &str) -> Option<String> {
-        let _ = function;
-        None
+        let entry = match crate::functions::split_function(function) {
+            (name, None | Some("$LATEST")) => self.registry.get(name),
+            (name, Some(version)) => self
+                .registry
+                .version(name, version)
+                .or_else(|| self.registry.get(name)),
+        }?;
+        entry.decl.dead_letter_target.clone()
     }
 
     /// Applies the asynchronous invocation configurations declared in `slcl.toml`

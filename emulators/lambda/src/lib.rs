@@ -25,6 +25,8 @@
 //! ```
 #![deny(missing_docs)]
 
+mod catalog;
+mod concurrency;
 pub mod esm;
 mod events;
 pub mod filter;
@@ -43,11 +45,13 @@ use slcl_runtime::Runtime;
 use slcl_store::Store;
 use tokio::sync::Notify;
 
+pub use concurrency::Throttle;
 pub use esm::{EventSourceMapping, MappingDecl};
+pub use functions::DEFAULT_ACCOUNT_CONCURRENCY;
 pub use invoke_config::EventInvokeConfigDecl;
 pub use operations::InvokeOutput;
 pub use slcl_runtime::native::NativeHandler;
-pub use state::{FunctionDecl, FunctionEntry, InvocationRecord};
+pub use state::{FunctionDecl, FunctionEntry, InvocationRecord, Package};
 
 /// Errors at the Lambda emulator's boundary.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +70,9 @@ pub enum LambdaError {
     /// The runtime failed to run the function (not a function error).
     #[error(transparent)]
     Runtime(#[from] slcl_runtime::RuntimeError),
+    /// The invocation was throttled by a concurrency limit.
+    #[error("Rate Exceeded: {}", .0.reason())]
+    Throttled(Throttle),
     /// The state database failed.
     #[error("lambda state: {0}")]
     State(String),
@@ -98,6 +105,14 @@ pub struct LambdaService {
     invoke_configs: invoke_config::InvokeConfigStore,
     /// Where destination records and dead letters are delivered.
     bus: RwLock<Option<Arc<slcl_bus::Bus>>>,
+    /// Functions, versions, aliases, policies, tags (durable).
+    catalog: catalog::Catalog,
+    /// Handlers of native functions, by name (their versions run the same handler).
+    natives: RwLock<HashMap<String, NativeHandler>>,
+    /// Reserved and account concurrency.
+    concurrency: concurrency::Concurrency,
+    /// The stack's own request dispatcher, to read deployment packages from S3.
+    dispatcher: RwLock<Option<Arc<dyn slcl_core::Dispatcher>>>,
     started: AtomicBool,
     me: Weak<LambdaService>,
 }
@@ -120,6 +135,8 @@ impl LambdaService {
             state::AsyncQueue::open(db.clone()).map_err(|e| LambdaError::State(e.to_string()))?;
         let invoke_configs = invoke_config::InvokeConfigStore::open(db.clone())
             .map_err(|e| LambdaError::State(format!("{e:#}")))?;
+        let catalog = catalog::Catalog::open(db.clone(), &store.blob_dir())
+            .map_err(|e| LambdaError::State(format!("{e:#}")))?;
         let mappings =
             esm::MappingStore::open(db).map_err(|e| LambdaError::State(format!("{e:#}")))?;
         Ok(Arc::new_cyclic(|me| LambdaService {
@@ -137,6 +154,10 @@ impl LambdaService {
             pollers: esm::Pollers::default(),
             invoke_configs,
             bus: RwLock::default(),
+            catalog,
+            natives: RwLock::default(),
+            concurrency: concurrency::Concurrency::new(functions::DEFAULT_ACCOUNT_CONCURRENCY),
+            dispatcher: RwLock::default(),
             started: AtomicBool::new(false),
             me: me.clone(),
         }))
@@ -173,21 +194,11 @@ impl LambdaService {
     }
 
     /// Loads (or reloads) a declared function. A reload swaps the code atomically: the
-    /// next invocation runs the new code, running ones finish on the old.
+    /// next invocation runs the new code, running ones finish on the old. The function
+    /// is recorded like one created through the API (its versions, aliases, tags and
+    /// concurrency persist), but only its declarer brings it back after a restart.
     pub async fn declare(&self, decl: FunctionDecl) -> Result<Arc<FunctionEntry>, LambdaError> {
-        let spec = decl.spec(&self.function_arn(&decl.name));
-        let function = self
-            .runtime
-            .load(spec)
-            .await
-            .map_err(|source| LambdaError::Load {
-                name: decl.name.clone(),
-                source,
-            })?;
-        let entry = self.registry.insert(decl, function, self.clock.now());
-        // Events queued for this function before it was (re)loaded may now run.
-        self.wake.notify_one();
-        Ok(entry)
+        self.install(decl, catalog::Origin::Declared).await
     }
 
     /// Declares a function whose body is a native Rust handler (see
@@ -195,11 +206,25 @@ impl LambdaService {
     /// invoked exactly as a component would be: by the Lambda API, by S3
     /// notifications, through the async queue.
     pub fn declare_native(&self, decl: FunctionDecl, handler: NativeHandler) -> Arc<FunctionEntry> {
-        let spec = decl.spec(&self.function_arn(&decl.name));
+        let spec = decl.spec(&self.function_arn(&decl.name), "$LATEST");
+        self.natives
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(decl.name.clone(), Arc::clone(&handler));
         let function = self.runtime.load_native(spec, handler);
-        let entry = self.registry.insert(decl, function, self.clock.now());
-        self.wake.notify_one();
-        entry
+        self.keep(decl, function, catalog::Origin::Declared)
+    }
+
+    /// Wires the stack's request dispatcher, through which CreateFunction and
+    /// UpdateFunctionCode read `S3Bucket`/`S3Key` packages. Without it those fail.
+    pub fn set_dispatcher(&self, dispatcher: Arc<dyn slcl_core::Dispatcher>) {
+        *self.dispatcher.write().unwrap_or_else(|p| p.into_inner()) = Some(dispatcher);
+    }
+
+    /// Sets the account's concurrency limit (Lambda's `ConcurrentExecutions`;
+    /// default [`DEFAULT_ACCOUNT_CONCURRENCY`]).
+    pub fn set_account_concurrency(&self, limit: u32) {
+        self.concurrency.set_account_limit(limit);
     }
 
     /// Reloads function `name` from its wasm file (a native function stays as it is).
@@ -248,7 +273,7 @@ impl LambdaService {
             .clear()
             .map_err(|e| LambdaError::State(e.to_string()))?;
         self.invocations.clear();
-        for entry in self.registry.all() {
+        for entry in self.registry.every_instance_holder() {
             entry.function.drop_idle_instances();
         }
         Ok(())

@@ -56,32 +56,38 @@ impl InvokeOutput {
 }
 
 impl LambdaService {
-    /// Invokes function `name` synchronously with `payload` (event JSON).
+    /// Invokes function `name` (optionally `name:qualifier`, a version or alias)
+    /// synchronously with `payload` (event JSON).
     pub async fn invoke(
         &self,
         name: &str,
         payload: Bytes,
         trace: TraceContext,
     ) -> Result<InvokeOutput, LambdaError> {
-        self.invoke_with(name, payload, trace, slcl_core::ids::uuid(), None)
+        let target = self
+            .target(name, None)
+            .await
+            .map_err(|_| LambdaError::NotFound(self.function_arn(name)))?;
+        self.invoke_entry(&target.entry, payload, trace, slcl_core::ids::uuid(), None)
             .await
     }
 
-    async fn invoke_with(
+    /// Runs one synchronous invocation of `entry` within the concurrency limits.
+    pub(crate) async fn invoke_entry(
         &self,
-        name: &str,
+        entry: &FunctionEntry,
         payload: Bytes,
         trace: TraceContext,
         request_id: String,
         client_context: Option<String>,
     ) -> Result<InvokeOutput, LambdaError> {
-        let entry = self
-            .registry
-            .get(name)
-            .ok_or_else(|| LambdaError::NotFound(self.function_arn(name)))?;
+        let _slot = self
+            .concurrency
+            .acquire(&entry.decl.name)
+            .map_err(LambdaError::Throttled)?;
         let result = self
             .run_traced(
-                &entry,
+                entry,
                 Invocation {
                     request_id: request_id.clone(),
                     payload,
@@ -92,7 +98,7 @@ impl LambdaService {
             .await?;
         Ok(InvokeOutput {
             result,
-            executed_version: "$LATEST".into(),
+            executed_version: entry.version.clone(),
             request_id,
         })
     }
@@ -194,23 +200,14 @@ impl LambdaService {
         }
     }
 
-    /// Finds the function a `FunctionName` (name, ARN or partial ARN, maybe with a
-    /// qualifier) refers to.
+    /// Finds the `$LATEST` of the function a `FunctionName` (name, ARN or partial
+    /// ARN) refers to; a qualifier other than `$LATEST` is not found.
     pub(crate) fn resolve(
         &self,
         function: &str,
         qualifier: Option<&str>,
     ) -> Result<Arc<FunctionEntry>, AwsError> {
-        let rest = match function.find("function:") {
-            Some(i) if function.starts_with("arn:") || function.contains(":function:") => {
-                &function[i + "function:".len()..]
-            }
-            _ => function,
-        };
-        let (name, inline_qualifier) = match rest.split_once(':') {
-            Some((n, q)) => (n, Some(q)),
-            None => (rest, None),
-        };
+        let (name, inline_qualifier) = crate::functions::split_function(function);
         let arn = self.function_arn(name);
         let entry = self
             .registry
@@ -218,7 +215,6 @@ impl LambdaService {
             .ok_or_else(|| protocol::function_not_found(&arn))?;
         match qualifier.or(inline_qualifier) {
             None | Some("$LATEST") => Ok(entry),
-            // Versions and aliases come with the Lambda control plane.
             Some(q) => Err(protocol::function_not_found(&format!("{arn}:{q}"))),
         }
     }
@@ -238,7 +234,7 @@ impl LambdaService {
                 log_type,
                 client_context,
             } => {
-                let entry = self.resolve(&function, qualifier.as_deref())?;
+                let target = self.target(&function, qualifier.as_deref()).await?;
                 // The API takes ClientContext as base64 JSON; the runtime API hands the
                 // function the decoded JSON.
                 let client_context = client_context
@@ -284,7 +280,7 @@ impl LambdaService {
                     payload
                 };
                 self.invoke_api(
-                    entry,
+                    target.entry,
                     payload,
                     &invocation_type,
                     &log_type,
@@ -297,25 +293,31 @@ impl LambdaService {
                 function,
                 qualifier,
             } => {
-                let entry = self.resolve(&function, qualifier.as_deref())?;
+                let target = self.target(&function, qualifier.as_deref()).await?;
+                let entry = &target.entry;
                 let location = if entry.function.is_native() {
                     format!("native://{}", entry.decl.name)
                 } else {
+                    let path = match &entry.decl.package {
+                        Some(p) => p.zip.clone(),
+                        None => entry.decl.wasm.clone(),
+                    };
                     format!(
                         "file://{}",
-                        std::fs::canonicalize(&entry.decl.wasm)
-                            .unwrap_or_else(|_| entry.decl.wasm.clone())
-                            .display()
+                        std::fs::canonicalize(&path).unwrap_or(path).display()
                     )
                 };
-                let doc = json!({
-                    "Configuration": self.configuration(&entry),
+                let mut doc = json!({
+                    "Configuration": self.target_configuration(&target),
                     "Code": {
                         "RepositoryType": "S3",
                         "Location": location,
                     },
-                    "Tags": {},
+                    "Tags": self.function_tags(&target.name),
                 });
+                if let Some(n) = self.concurrency.reserved(&target.name) {
+                    doc["Concurrency"] = json!({ "ReservedConcurrentExecutions": n });
+                }
                 Ok(protocol::json_response(
                     StatusCode::OK,
                     &doc,
@@ -326,10 +328,10 @@ impl LambdaService {
                 function,
                 qualifier,
             } => {
-                let entry = self.resolve(&function, qualifier.as_deref())?;
+                let target = self.target(&function, qualifier.as_deref()).await?;
                 Ok(protocol::json_response(
                     StatusCode::OK,
-                    &self.configuration(&entry),
+                    &self.target_configuration(&target),
                     &cx.request_id,
                 ))
             }
@@ -394,24 +396,25 @@ impl LambdaService {
                     "CreateFunction" | "UpdateFunctionCode" => MAX_CODE_REQUEST,
                     _ => MAX_CONTROL_REQUEST,
                 };
-                let body =
-                    match body::collect(req.into_body(), limit).await {
-                        Ok(b) => b,
-                        Err(body::CollectError::TooLarge(_)) => return Err(AwsError::new(
+                let body = match body::collect(req.into_body(), limit).await {
+                    Ok(b) => b,
+                    Err(body::CollectError::TooLarge(_)) => {
+                        return Err(AwsError::new(
                             StatusCode::PAYLOAD_TOO_LARGE,
                             "RequestEntityTooLargeException",
                             format!(
                                 "Request must be smaller than {limit} bytes for the {} operation",
                                 call.name
                             ),
-                        )),
-                        Err(e) => {
-                            return Err(AwsError::bad_request(
-                                "InvalidRequestContentException",
-                                e.to_string(),
-                            ))
-                        }
-                    };
+                        ))
+                    }
+                    Err(e) => {
+                        return Err(AwsError::bad_request(
+                            "InvalidRequestContentException",
+                            e.to_string(),
+                        ))
+                    }
+                };
                 let body: Value = if body.iter().all(u8::is_ascii_whitespace) {
                     json!({})
                 } else {
@@ -463,7 +466,7 @@ impl LambdaService {
                     parent_id: Some(cx.request_id.clone()),
                 };
                 let request_id = self
-                    .enqueue(&entry.decl.name, &payload, &trace)
+                    .enqueue(&entry.qualified_name(), &payload, &trace)
                     .map_err(|e| AwsError::internal(e.to_string()))?;
                 let mut resp = protocol::bytes_response(StatusCode::ACCEPTED, Bytes::new(), &request_id);
                 resp.headers_mut().remove(http::header::CONTENT_TYPE);
@@ -474,13 +477,19 @@ impl LambdaService {
                     trace_id: cx.trace.trace_id.clone(),
                     parent_id: Some(cx.request_id.clone()),
                 };
-                let out = self
-                    .invoke_with(&entry.decl.name, payload, trace, cx.request_id.clone(), client_context)
+                let out = match self
+                    .invoke_entry(&entry, payload, trace, cx.request_id.clone(), client_context)
                     .await
-                    .map_err(runtime_error)?;
+                {
+                    Ok(out) => out,
+                    Err(LambdaError::Throttled(t)) => return Ok(throttled(t, &cx.request_id)),
+                    Err(e) => return Err(runtime_error(e)),
+                };
                 let mut resp = protocol::bytes_response(StatusCode::OK, out.payload().clone(), &out.request_id);
                 let headers = resp.headers_mut();
-                headers.insert("x-amz-executed-version", HeaderValue::from_static("$LATEST"));
+                if let Ok(v) = HeaderValue::from_str(&out.executed_version) {
+                    headers.insert("x-amz-executed-version", v);
+                }
                 if out.is_error() {
                     headers.insert("x-amz-function-error", HeaderValue::from_static("Unhandled"));
                 }
@@ -503,32 +512,46 @@ impl LambdaService {
         }
     }
 
+    /// The configuration of a resolved target: an alias reports its version's
+    /// configuration under the alias's ARN.
+    fn target_configuration(&self, target: &crate::functions::Target) -> Value {
+        let mut doc = self.configuration(&target.entry);
+        if let Some(alias) = &target.alias {
+            doc["FunctionArn"] = format!("{}:{alias}", self.function_arn(&target.name)).into();
+        }
+        doc
+    }
+
     /// Lambda's `FunctionConfiguration` document.
-    fn configuration(&self, entry: &FunctionEntry) -> Value {
-        let modified = time::OffsetDateTime::from(entry.last_modified);
-        let last_modified = modified
-            .format(time::macros::format_description!(
-                "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]+0000"
-            ))
-            .unwrap_or_default();
+    pub(crate) fn configuration(&self, entry: &FunctionEntry) -> Value {
         let decl = &entry.decl;
-        json!({
+        let handler = if entry.function.is_native() {
+            "native".to_owned()
+        } else if !decl.handler.is_empty() {
+            decl.handler.clone()
+        } else {
+            decl.wasm
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        let mut doc = json!({
             "FunctionName": decl.name,
             "FunctionArn": entry.arn,
-            "Runtime": "provided.al2023",
-            "Role": format!("arn:aws:iam::{}:role/lambda-role", self.stack.account_id),
-            "Handler": if entry.function.is_native() {
-                "native".to_owned()
+            "Runtime": if decl.runtime.is_empty() { "provided.al2023" } else { decl.runtime.as_str() },
+            "Role": if decl.role.is_empty() {
+                format!("arn:aws:iam::{}:role/lambda-role", self.stack.account_id)
             } else {
-                decl.wasm.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()
+                decl.role.clone()
             },
-            "CodeSize": entry.function.code_size(),
+            "Handler": handler,
+            "CodeSize": entry.code_size(),
             "Description": decl.description,
             "Timeout": decl.timeout_secs,
             "MemorySize": decl.memory_mb,
-            "LastModified": last_modified,
-            "CodeSha256": entry.function.code_sha256(),
-            "Version": "$LATEST",
+            "LastModified": crate::functions::lambda_time(entry.last_modified),
+            "CodeSha256": entry.code_sha256(),
+            "Version": entry.version,
             "Environment": { "Variables": decl.env },
             "TracingConfig": { "Mode": "PassThrough" },
             "RevisionId": entry.revision_id,
@@ -537,9 +560,30 @@ impl LambdaService {
             "PackageType": "Zip",
             "Architectures": ["x86_64"],
             "EphemeralStorage": { "Size": 512 },
+            "SnapStart": { "ApplyOn": "None", "OptimizationStatus": "Off" },
+            "RuntimeVersionConfig": { "RuntimeVersionArn": format!("arn:aws:lambda:{}::runtime:slcl-wasm-component", self.stack.region) },
             "LoggingConfig": { "LogFormat": "Text", "LogGroup": format!("/aws/lambda/{}", decl.name) },
-        })
+        });
+        if let Some(target) = &decl.dead_letter_target {
+            doc["DeadLetterConfig"] = json!({ "TargetArn": target });
+        }
+        doc
     }
+}
+
+/// Lambda's throttle answer: 429 `TooManyRequestsException` with the `Reason`.
+fn throttled(t: crate::Throttle, request_id: &str) -> Response {
+    let doc = json!({
+        "Type": "User",
+        "message": "Rate Exceeded.",
+        "Reason": t.reason(),
+    });
+    let mut resp = protocol::json_response(StatusCode::TOO_MANY_REQUESTS, &doc, request_id);
+    resp.headers_mut().insert(
+        "x-amzn-errortype",
+        HeaderValue::from_static("TooManyRequestsException"),
+    );
+    resp
 }
 
 /// Reads a small JSON request body (the control-plane operations').

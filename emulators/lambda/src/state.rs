@@ -13,8 +13,9 @@ use rusqlite::{params, OptionalExtension};
 use slcl_runtime::{Function, FunctionSpec};
 use slcl_store::Db;
 
-/// A function as declared (in `slcl.toml` or, later, by CreateFunction).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A function's configuration: as declared in `slcl.toml`, in code, or by
+/// CreateFunction / UpdateFunctionConfiguration. A published version keeps a copy.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FunctionDecl {
     /// Function name.
     pub name: String,
@@ -28,14 +29,45 @@ pub struct FunctionDecl {
     pub env: BTreeMap<String, String>,
     /// Description.
     pub description: String,
+    /// `Handler`: the component's path inside the deployment package. Empty (the
+    /// default) reports the wasm file's name.
+    #[serde(default)]
+    pub handler: String,
+    /// `Runtime`. Empty (the default) reports `provided.al2023`.
+    #[serde(default)]
+    pub runtime: String,
+    /// `Role`. Empty (the default) reports `arn:aws:iam::<account>:role/lambda-role`.
+    #[serde(default)]
+    pub role: String,
+    /// `DeadLetterConfig.TargetArn`. Default: none.
+    #[serde(default)]
+    pub dead_letter_target: Option<String>,
+    /// The ZIP the code was uploaded in (CreateFunction / UpdateFunctionCode); `None`
+    /// (the default) for a component declared directly, whose `CodeSha256` and
+    /// `CodeSize` are the wasm file's.
+    #[serde(default)]
+    pub package: Option<Package>,
+}
+
+/// A deployment package as uploaded.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Package {
+    /// Base64 SHA-256 of the ZIP, Lambda's `CodeSha256`.
+    pub sha256: String,
+    /// Size of the ZIP in bytes, Lambda's `CodeSize`.
+    pub size: u64,
+    /// Where slcl keeps the ZIP.
+    pub zip: PathBuf,
 }
 
 impl FunctionDecl {
-    pub(crate) fn spec(&self, arn: &str) -> FunctionSpec {
+    /// The runtime's spec for `version` (`$LATEST` or a number) of this function,
+    /// whose ARN is `arn` (qualified for a version).
+    pub(crate) fn spec(&self, arn: &str, version: &str) -> FunctionSpec {
         FunctionSpec {
             name: self.name.clone(),
             arn: arn.to_string(),
-            version: "$LATEST".into(),
+            version: version.into(),
             wasm: self.wasm.clone(),
             memory_mb: self.memory_mb,
             timeout: Duration::from_secs(self.timeout_secs.into()),
@@ -44,44 +76,70 @@ impl FunctionDecl {
     }
 }
 
-/// A loaded function.
+/// A loaded function: `$LATEST` or one published version.
 pub struct FunctionEntry {
-    /// How it was declared.
+    /// Its configuration.
     pub decl: FunctionDecl,
-    /// Its ARN.
+    /// `$LATEST` or the version number.
+    pub version: String,
+    /// Its ARN: unqualified for `$LATEST`, `…:function:name:N` for a version.
     pub arn: String,
     /// The loaded code.
     pub function: Arc<Function>,
-    /// When this code was loaded (Lambda's `LastModified`).
+    /// When this code or configuration last changed (Lambda's `LastModified`).
     pub last_modified: SystemTime,
     /// Changes whenever the code or configuration changes (Lambda's `RevisionId`).
     pub revision_id: String,
 }
 
-/// Loaded functions by name.
+impl FunctionEntry {
+    /// `name` for `$LATEST`, `name:N` for a version: what the async queue records.
+    pub fn qualified_name(&self) -> String {
+        if self.version == "$LATEST" {
+            self.decl.name.clone()
+        } else {
+            format!("{}:{}", self.decl.name, self.version)
+        }
+    }
+
+    /// Lambda's `CodeSha256`: of the uploaded ZIP, or of the component file.
+    pub fn code_sha256(&self) -> &str {
+        match &self.decl.package {
+            Some(p) => &p.sha256,
+            None => self.function.code_sha256(),
+        }
+    }
+
+    /// Lambda's `CodeSize`: of the uploaded ZIP, or of the component file.
+    pub fn code_size(&self) -> u64 {
+        match &self.decl.package {
+            Some(p) => p.size,
+            None => self.function.code_size(),
+        }
+    }
+}
+
+/// Loaded functions: `$LATEST` by name, and the published versions invoked so far.
 #[derive(Default)]
 pub(crate) struct Registry {
     functions: RwLock<BTreeMap<String, Arc<FunctionEntry>>>,
+    versions: RwLock<BTreeMap<(String, String), Arc<FunctionEntry>>>,
 }
 
 impl Registry {
-    pub(crate) fn insert(
-        &self,
-        decl: FunctionDecl,
-        function: Arc<Function>,
-        now: SystemTime,
-    ) -> Arc<FunctionEntry> {
-        let entry = Arc::new(FunctionEntry {
-            arn: function.spec().arn.clone(),
-            decl,
-            function,
-            last_modified: now,
-            revision_id: slcl_core::ids::uuid(),
-        });
-        self.functions
-            .write()
-            .expect("registry lock")
-            .insert(entry.decl.name.clone(), Arc::clone(&entry));
+    pub(crate) fn insert(&self, entry: FunctionEntry) -> Arc<FunctionEntry> {
+        let entry = Arc::new(entry);
+        if entry.version == "$LATEST" {
+            self.functions
+                .write()
+                .expect("registry lock")
+                .insert(entry.decl.name.clone(), Arc::clone(&entry));
+        } else {
+            self.versions.write().expect("registry lock").insert(
+                (entry.decl.name.clone(), entry.version.clone()),
+                Arc::clone(&entry),
+            );
+        }
         entry
     }
 
@@ -93,6 +151,31 @@ impl Registry {
             .cloned()
     }
 
+    pub(crate) fn version(&self, name: &str, version: &str) -> Option<Arc<FunctionEntry>> {
+        self.versions
+            .read()
+            .expect("registry lock")
+            .get(&(name.to_owned(), version.to_owned()))
+            .cloned()
+    }
+
+    /// Forgets function `name` and its loaded versions.
+    pub(crate) fn remove(&self, name: &str) {
+        self.functions.write().expect("registry lock").remove(name);
+        self.versions
+            .write()
+            .expect("registry lock")
+            .retain(|(n, _), _| n != name);
+    }
+
+    /// Forgets one loaded version.
+    pub(crate) fn remove_version(&self, name: &str, version: &str) {
+        self.versions
+            .write()
+            .expect("registry lock")
+            .remove(&(name.to_owned(), version.to_owned()));
+    }
+
     pub(crate) fn all(&self) -> Vec<Arc<FunctionEntry>> {
         self.functions
             .read()
@@ -100,6 +183,19 @@ impl Registry {
             .values()
             .cloned()
             .collect()
+    }
+
+    /// Every loaded entry, versions included.
+    pub(crate) fn every_instance_holder(&self) -> Vec<Arc<FunctionEntry>> {
+        let mut all = self.all();
+        all.extend(
+            self.versions
+                .read()
+                .expect("registry lock")
+                .values()
+                .cloned(),
+        );
+        all
     }
 }
 

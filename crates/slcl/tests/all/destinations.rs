@@ -768,7 +768,6 @@ async fn a_missing_destination_is_logged_and_the_event_still_finishes() {
 /// message attributes `RequestID`, `ErrorCode` and `ErrorMessage`; slcl's bus
 /// deliveries carry no attributes yet, so this checks the body only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs DeadLetterConfig stored by the function control plane"]
 async fn a_dead_letter_queue_gets_the_event_when_there_is_no_on_failure_destination() {
     let stack = Stack::harness()
         .function("fails", slcl_fixtures::ERROR)
