@@ -801,3 +801,69 @@ async fn a_dead_letter_queue_gets_the_event_when_there_is_no_on_failure_destinat
     let message = stack.next_message("dlq", WAIT).await.unwrap();
     assert_eq!(message.body, r#"{"message":"dead"}"#);
 }
+
+/// An async event throttled by reserved concurrency 0 waits, tried again every second
+/// on the clock, without using up attempts; once the function may run, it runs and
+/// its record counts one invocation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_event_waits_without_counting_attempts() {
+    let stack = Stack::harness()
+        .function("f", slcl_fixtures::ECHO)
+        .queue("records")
+        .virtual_clock(start())
+        .start()
+        .await
+        .unwrap();
+    let url = stack.endpoint_url();
+    let reserve = [
+        "lambda",
+        "put-function-concurrency",
+        "--function-name",
+        "f",
+        "--reserved-concurrent-executions",
+        "0",
+    ];
+    aws(url, &reserve).await.unwrap();
+    let records = queue_arn("records");
+    put_config(
+        url,
+        "f",
+        &[
+            "--maximum-retry-attempts",
+            "0",
+            "--destination-config",
+            &format!("OnSuccess={{Destination={records}}}"),
+        ],
+    )
+    .await
+    .unwrap();
+    invoke_event(&stack, "f", r#"{"throttled":true}"#).await;
+    // Five minutes pass in steps: every retry is throttled again.
+    for _ in 0..5 {
+        stack.advance(Duration::from_secs(60));
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    assert!(
+        stack.lambda().invocations(Some("f"), 0).is_empty(),
+        "a function with reserved concurrency 0 must not run"
+    );
+    assert_eq!(stack.lambda().queued(), 1, "the throttled event is kept");
+
+    let release = [
+        "lambda",
+        "delete-function-concurrency",
+        "--function-name",
+        "f",
+    ];
+    aws(url, &release).await.unwrap();
+    stack.advance(Duration::from_secs(1));
+    let run = stack.next_invocation("f", WAIT).await.unwrap();
+    assert_eq!(&run.event[..], &br#"{"throttled":true}"#[..]);
+    let (_, record) = next_record(&stack, "records").await;
+    assert_eq!(record.request_context.condition, "Success");
+    assert_eq!(
+        record.request_context.approximate_invoke_count, 1,
+        "throttles are not attempts"
+    );
+    until_drained(&stack).await;
+}
