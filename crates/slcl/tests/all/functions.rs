@@ -435,3 +435,95 @@ print(json.dumps(out))
     assert_eq!(got["tags"], serde_json::json!({"b": "2"}));
     assert_eq!(got["tags_missing"]["code"], "ResourceNotFoundException");
 }
+
+/// What goes wrong inside a function, as a boto3 caller sees it: a trap, a timeout and
+/// running out of memory are function errors with AWS's types and messages, the log
+/// tail tells the story (wasm backtrace, `Task timed out`, REPORT), the failed instance
+/// is discarded so the next invoke is a cold start; and payloads over Lambda's limits
+/// are refused.
+#[test]
+fn failures_and_payload_limits_through_boto3() {
+    let dir = project(&format!(
+        "[functions.trap]\nwasm = {}\n\
+         [functions.spin]\nwasm = {}\ntimeout = 1\n\
+         [functions.hog]\nwasm = {}\nmemory = 128\n\
+         [functions.echo]\nwasm = {}\n",
+        crate::common::toml_path(slcl_fixtures::PANIC),
+        crate::common::toml_path(slcl_fixtures::LOOP),
+        crate::common::toml_path(slcl_fixtures::HOG),
+        crate::common::toml_path(slcl_fixtures::ECHO),
+    ));
+    let slcl = Slcl::up(dir.path());
+    let got = run(
+        &slcl,
+        r#"
+def call(name, payload, **kw):
+    r = lam.invoke(FunctionName=name, Payload=json.dumps(payload).encode(), LogType='Tail', **kw)
+    return {'status': r['StatusCode'], 'error': r.get('FunctionError'),
+            'payload': json.loads(r['Payload'].read() or b'null'),
+            'log': base64.b64decode(r.get('LogResult', '')).decode()}
+out = {
+    'trap': call('trap', {}),
+    'spin': call('spin', {}),
+    'hog_ok': call('hog', {'mb': 8}),
+    'hog_oom': call('hog', {'mb': 200}),
+    'hog_after': call('hog', {'mb': 8}),
+    'sync_big': error(lam.invoke, FunctionName='echo', Payload=json.dumps({'x': 'a' * (6 * 1024 * 1024)}).encode()),
+    'async_big': error(lam.invoke, FunctionName='echo', InvocationType='Event', Payload=json.dumps({'x': 'a' * (256 * 1024)}).encode()),
+    'async_ok': lam.invoke(FunctionName='echo', InvocationType='Event', Payload=json.dumps({'x': 'a' * 1000}).encode())['StatusCode'],
+}
+print(json.dumps(out))
+"#,
+        &[],
+    );
+    let trap = &got["trap"];
+    assert_eq!(trap["status"], 200);
+    assert_eq!(trap["error"], "Unhandled");
+    assert_eq!(trap["payload"]["errorType"], "Runtime.ExitError", "{trap}");
+    let log = trap["log"].as_str().unwrap();
+    assert!(log.contains("wasm backtrace"), "{log}");
+    assert!(log.contains("REPORT RequestId: "), "{log}");
+
+    let spin = &got["spin"];
+    assert_eq!(spin["error"], "Unhandled");
+    // AWS's timeout answer is the message alone, with no errorType.
+    assert!(spin["payload"]["errorType"].is_null(), "{spin}");
+    let message = spin["payload"]["errorMessage"].as_str().unwrap();
+    // The time is how long it ran, as AWS reports it: a little over the timeout.
+    assert!(
+        message.contains(" Task timed out after 1.") && message.ends_with(" seconds"),
+        "{message}"
+    );
+    assert!(spin["log"].as_str().unwrap().contains(message), "{spin}");
+
+    assert_eq!(got["hog_ok"]["payload"]["mb"], 8, "{}", got["hog_ok"]);
+    assert!(got["hog_ok"]["error"].is_null());
+    let oom = &got["hog_oom"];
+    assert_eq!(oom["error"], "Unhandled");
+    assert_eq!(oom["payload"]["errorType"], "Runtime.ExitError", "{oom}");
+    assert!(
+        oom["payload"]["errorMessage"]
+            .as_str()
+            .unwrap()
+            .ends_with("Runtime exited with error: signal: killed"),
+        "{oom}"
+    );
+    assert!(oom["log"].as_str().unwrap().contains("Memory Size: 128 MB"));
+    // The instance that ran out of memory is gone: the next invoke starts a new one.
+    let after = &got["hog_after"];
+    assert_eq!(after["payload"]["mb"], 8, "{after}");
+    assert!(
+        after["log"].as_str().unwrap().contains("Init Duration: "),
+        "{after}"
+    );
+
+    for case in ["sync_big", "async_big"] {
+        assert_eq!(
+            got[case]["code"], "RequestEntityTooLargeException",
+            "{case}: {}",
+            got[case]
+        );
+        assert_eq!(got[case]["status"], 413, "{case}");
+    }
+    assert_eq!(got["async_ok"], 202);
+}
