@@ -30,6 +30,7 @@ use slcl_core::{Arn, AwsError};
 use slcl_store::Db;
 
 use crate::events::{MAX_EVENT_AGE, MAX_RETRY_ATTEMPTS};
+use crate::functions::split_function;
 use crate::protocol::Call;
 use crate::{LambdaError, LambdaService};
 
@@ -282,20 +283,6 @@ fn row_to_config(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredConfig> {
     })
 }
 
-/// Splits a `FunctionName` (name, ARN or partial ARN, maybe with `:qualifier`) into
-/// the name and the inline qualifier.
-fn split_function(function: &str) -> (&str, Option<&str>) {
-    let rest = match function.find("function:") {
-        Some(i) if function.starts_with("arn:") || function.contains(":function:") => {
-            &function[i + "function:".len()..]
-        }
-        _ => function,
-    };
-    match rest.split_once(':') {
-        Some((n, q)) => (n, Some(q)),
-        None => (rest, None),
-    }
-}
 
 /// Whether `arn` matches the model's `DestinationArn` pattern (an ARN with an
 /// optional region and an optional 12-digit account).
@@ -701,7 +688,7 @@ impl LambdaService {
     /// grew too old, goes there when the function has no on-failure destination.
     /// `function` may carry a version (`name:3`), whose configuration then counts.
     pub fn dead_letter_target(&self, function: &str) -> Option<String> {
-        let entry = match crate::functions::split_function(function) {
+        let entry = match split_function(function) {
             (name, None | Some("$LATEST")) => self.registry.get(name),
             (name, Some(version)) => self
                 .registry
