@@ -351,7 +351,7 @@ struct RecordRequestContext<'a> {
 #[serde(rename_all = "camelCase")]
 struct RecordResponseContext<'a> {
     status_code: u16,
-    executed_version: &'static str,
+    executed_version: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     function_error: Option<&'a str>,
 }
@@ -392,9 +392,11 @@ impl LambdaService {
                 "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
             ))
             .unwrap_or_default();
+        let (name, version) = crate::functions::split_function(&event.function);
+        let version = version.unwrap_or("$LATEST");
         let request_context = RecordRequestContext {
             request_id: &event.request_id,
-            function_arn: format!("{}:$LATEST", self.function_arn(&event.function)),
+            function_arn: format!("{}:{version}", self.function_arn(name)),
             condition,
             approximate_invoke_count: invoke_count,
         };
@@ -407,7 +409,7 @@ impl LambdaService {
         if let Some(response) = response {
             let response_context = RecordResponseContext {
                 status_code: 200,
-                executed_version: "$LATEST",
+                executed_version: version,
                 function_error: response.function_error.as_deref(),
             };
             record.push_str(&format!(

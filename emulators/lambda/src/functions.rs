@@ -440,6 +440,23 @@ impl LambdaService {
         })
     }
 
+    /// Whether function `name` has `qualifier`: `$LATEST`, a published version or an
+    /// alias.
+    pub(crate) fn has_qualifier(&self, name: &str, qualifier: &str) -> bool {
+        if self.registry.get(name).is_none() {
+            return false;
+        }
+        match qualifier {
+            "$LATEST" => true,
+            q if q.chars().all(|c| c.is_ascii_digit()) => q
+                .parse()
+                .ok()
+                .and_then(|n| self.catalog.version(name, n).ok().flatten())
+                .is_some(),
+            q => self.catalog.alias(name, q).ok().flatten().is_some(),
+        }
+    }
+
     /// The loaded entry of a published version, loading it on first use.
     pub(crate) async fn version_entry(
         &self,

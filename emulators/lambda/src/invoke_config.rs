@@ -435,7 +435,7 @@ impl LambdaService {
     fn invoke_config_target(&self, call: &Call) -> (String, String, bool) {
         let (name, inline) = split_function(call.label("FunctionName"));
         let qualifier = call.query("Qualifier").or(inline).unwrap_or("$LATEST");
-        let exists = self.resolve(name, Some(qualifier)).is_ok();
+        let exists = self.has_qualifier(name, qualifier);
         (name.to_owned(), qualifier.to_owned(), exists)
     }
 
@@ -658,12 +658,14 @@ impl LambdaService {
         Value::Object(doc)
     }
 
-    /// How the async worker treats events of `function` (invoked unqualified, so
-    /// `$LATEST`'s configuration), with Lambda's defaults for what is not set.
+    /// How the async worker treats events of `function` (`name` for `$LATEST`, or
+    /// `name:version`: that version's configuration), with Lambda's defaults for
+    /// what is not set.
     pub(crate) fn async_policy(&self, function: &str) -> AsyncPolicy {
+        let (name, version) = split_function(function);
         let config = self
             .invoke_configs
-            .get(function, "$LATEST")
+            .get(name, version.unwrap_or("$LATEST"))
             .unwrap_or_else(|e| {
                 tracing::error!(error = %e, "failed to read the event invoke config");
                 None

@@ -867,3 +867,54 @@ async fn a_throttled_event_waits_without_counting_attempts() {
     );
     until_drained(&stack).await;
 }
+
+/// An async invoke of a published version runs that version under its own event
+/// invoke configuration, and the record names the version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_has_its_own_configuration_and_record() {
+    let stack = Stack::harness()
+        .function("f", slcl_fixtures::ECHO)
+        .queue("latest-records")
+        .queue("v1-records")
+        .virtual_clock(start())
+        .start()
+        .await
+        .unwrap();
+    let url = stack.endpoint_url();
+    let published = aws(url, &["lambda", "publish-version", "--function-name", "f"])
+        .await
+        .unwrap();
+    assert_eq!(published["Version"], "1");
+    for (qualifier, queue) in [("$LATEST", "latest-records"), ("1", "v1-records")] {
+        put_config(
+            url,
+            "f",
+            &[
+                "--qualifier",
+                qualifier,
+                "--destination-config",
+                &format!("OnSuccess={{Destination={}}}", queue_arn(queue)),
+            ],
+        )
+        .await
+        .unwrap();
+    }
+    invoke_event(&stack, "f:1", r#"{"v":1}"#).await;
+    let (_, record) = next_record(&stack, "v1-records").await;
+    assert_eq!(
+        record.request_context.function_arn,
+        format!("{}:1", function_arn("f"))
+    );
+    let response = record.response_context.expect("a response");
+    assert_eq!(response.executed_version, "1");
+    assert_eq!(record.request_payload, json!({"v": 1}));
+
+    invoke_event(&stack, "f", r#"{"v":"latest"}"#).await;
+    let (_, record) = next_record(&stack, "latest-records").await;
+    assert_eq!(
+        record.request_context.function_arn,
+        format!("{}:$LATEST", function_arn("f"))
+    );
+    assert_eq!(record.response_context.unwrap().executed_version, "$LATEST");
+    until_drained(&stack).await;
+}
