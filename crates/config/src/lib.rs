@@ -37,6 +37,12 @@ pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
 pub const DEFAULT_MEMORY_MB: u32 = 128;
 /// Default function timeout in seconds, as Lambda's.
 pub const DEFAULT_TIMEOUT_SECS: u32 = 3;
+/// Default of [`LambdaConfig::account_concurrency`]: Lambda's default account quota
+/// of concurrent executions (the same as `slcl_lambda::DEFAULT_ACCOUNT_CONCURRENCY`).
+pub const DEFAULT_ACCOUNT_CONCURRENCY: u32 = 1000;
+/// Default of [`LambdaConfig::keep_alive`] in seconds: 10 minutes (the same as
+/// `slcl_runtime::DEFAULT_KEEP_ALIVE`).
+pub const DEFAULT_KEEP_ALIVE_SECS: u64 = 600;
 
 /// Errors reading `slcl.toml`.
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +93,10 @@ pub struct Config {
     /// SQS queues, by queue name (a FIFO queue's name ends in `.fifo`). Default none.
     #[serde(default)]
     pub queues: BTreeMap<String, QueueConfig>,
+    /// The `[lambda]` table: how the Lambda service runs functions. Default: every
+    /// key at its default.
+    #[serde(default)]
+    pub lambda: LambdaConfig,
 }
 
 impl Default for Config {
@@ -97,6 +107,47 @@ impl Default for Config {
             functions: BTreeMap::new(),
             buckets: BTreeMap::new(),
             queues: BTreeMap::new(),
+            lambda: LambdaConfig::default(),
+        }
+    }
+}
+
+/// The `[lambda]` table: settings of the Lambda service as a whole, for every
+/// function.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LambdaConfig {
+    /// The account's concurrency quota (Lambda's `ConcurrentExecutions`): most
+    /// invocations running at once across all functions; one over it is throttled
+    /// (429 `TooManyRequestsException` for a synchronous caller; an async event
+    /// waits). Reserved concurrency is carved out of it. At least 1. Default
+    /// [`DEFAULT_ACCOUNT_CONCURRENCY`] (1000), Lambda's default quota; lower it to see
+    /// how a function behaves when throttled. Independently, the runtime runs at most
+    /// 64 instances at once.
+    #[serde(default = "default_account_concurrency")]
+    pub account_concurrency: u32,
+    /// Seconds an idle (warm) instance waits for its next invocation before it is
+    /// dropped, on the stack's clock. Default [`DEFAULT_KEEP_ALIVE_SECS`] (600, ten
+    /// minutes; Lambda keeps idle environments for a comparable, unspecified time).
+    /// Shorter frees memory sooner and makes cold starts more frequent; 0 drops an
+    /// instance as soon as another invocation finds it idle.
+    #[serde(default = "default_keep_alive")]
+    pub keep_alive: u64,
+    /// Give every invocation a fresh instance (a cold start), dropping it when the
+    /// invocation ends instead of keeping it warm. Default `false` (warm reuse, as
+    /// Lambda). Turn it on to check that a function does not rely on module-level
+    /// state surviving between invocations; it costs the function's init work on
+    /// every invocation.
+    #[serde(default)]
+    pub cold_start_every_invoke: bool,
+}
+
+impl Default for LambdaConfig {
+    fn default() -> Self {
+        LambdaConfig {
+            account_concurrency: DEFAULT_ACCOUNT_CONCURRENCY,
+            keep_alive: DEFAULT_KEEP_ALIVE_SECS,
+            cold_start_every_invoke: false,
         }
     }
 }
@@ -359,6 +410,12 @@ fn default_memory() -> u32 {
 fn default_timeout() -> u32 {
     DEFAULT_TIMEOUT_SECS
 }
+fn default_account_concurrency() -> u32 {
+    DEFAULT_ACCOUNT_CONCURRENCY
+}
+fn default_keep_alive() -> u64 {
+    DEFAULT_KEEP_ALIVE_SECS
+}
 fn default_events() -> Vec<String> {
     vec!["s3:ObjectCreated:*".into()]
 }
@@ -430,6 +487,12 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), String> {
+        if self.lambda.account_concurrency == 0 {
+            return Err(
+                "lambda.account_concurrency is 0; it must be at least 1 (use a function's reserved concurrency of 0 to throttle one function)"
+                    .to_owned(),
+            );
+        }
         for (name, f) in &self.functions {
             Self::check_function(name, f)?;
         }
@@ -500,6 +563,33 @@ mod tests {
     fn notification_must_name_declared_function() {
         let err = Config::parse("[[buckets.b.notifications]]\nfunction = \"nope\"\n").unwrap_err();
         assert!(err.to_string().contains("nope"), "{err}");
+    }
+
+    #[test]
+    fn lambda_table() {
+        let c = Config::parse("").unwrap();
+        assert_eq!(c.lambda.account_concurrency, 1000);
+        assert_eq!(c.lambda.keep_alive, 600);
+        assert!(!c.lambda.cold_start_every_invoke);
+        let c = Config::parse(
+            "[lambda]\naccount_concurrency = 5\nkeep_alive = 30\ncold_start_every_invoke = true\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.lambda,
+            LambdaConfig {
+                account_concurrency: 5,
+                keep_alive: 30,
+                cold_start_every_invoke: true
+            }
+        );
+        let err = Config::parse("[lambda]\nkeepalive = 30\n").unwrap_err();
+        assert!(err.to_string().contains("keepalive"), "{err}");
+        let err = Config::parse("[lambda]\naccount_concurrency = 0\n").unwrap_err();
+        assert!(
+            err.to_string().contains("lambda.account_concurrency"),
+            "{err}"
+        );
     }
 
     #[test]

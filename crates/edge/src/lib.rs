@@ -4,8 +4,10 @@
 //! request the [`Router`] works out which service it is for, in this order:
 //!
 //! 1. slcl's own endpoints: `/_slcl/health`, the LocalStack-compatible
-//!    `/_localstack/health`, and `/_slcl/traces/<trace id>` (every recorded step of
-//!    one trace: requests, bus deliveries, invocations, with their parents).
+//!    `/_localstack/health`, `/_slcl/traces/<trace id>` (every recorded step of
+//!    one trace: requests, bus deliveries, invocations, with their parents), and the
+//!    `/_slcl/<name>` JSON endpoints the composition root adds with
+//!    [`Router::add_json_endpoint`] (such as `/_slcl/stats`).
 //! 2. The SigV4 credential scope (`Authorization: AWS4-HMAC-SHA256 Credential=…/<date>/
 //!    <region>/<service>/aws4_request`, or `X-Amz-Credential` in a presigned URL).
 //! 3. The `X-Amz-Target` header prefix (JSON protocol services).
@@ -36,7 +38,7 @@ mod drain;
 mod route;
 mod server;
 
-pub use route::{identify, Identified, Router};
+pub use route::{identify, Identified, JsonEndpoint, Router};
 pub use server::serve;
 
 /// Header carrying the slcl trace id of a request on every response.

@@ -1,5 +1,5 @@
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use http::{header, HeaderValue, Method, StatusCode};
@@ -148,12 +148,18 @@ fn credential_scope(credential: &str) -> Option<Identified> {
     })
 }
 
+/// Answers one of slcl's own `GET /_slcl/<name>` endpoints with a JSON document;
+/// see [`Router::add_json_endpoint`].
+pub type JsonEndpoint = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
+
 /// Routes requests to services and answers slcl's own endpoints.
 pub struct Router {
     stack: StackContext,
     services: Arc<BTreeMap<&'static str, Arc<dyn Service>>>,
     clock: SharedClock,
     traces: Arc<TraceLog>,
+    /// Extra `/_slcl/<name>` endpoints, by name.
+    endpoints: Arc<RwLock<BTreeMap<String, JsonEndpoint>>>,
 }
 
 impl Router {
@@ -171,7 +177,24 @@ impl Router {
             services,
             clock,
             traces,
+            endpoints: Arc::default(),
         })
+    }
+
+    /// Serves `GET /_slcl/<name>` with the JSON document `endpoint` returns, read at
+    /// each request. This is how the composition root exposes what only it can reach
+    /// (such as Lambda's counters at `/_slcl/stats`) without the edge knowing any
+    /// service. `health` and `traces` are the edge's own and cannot be replaced;
+    /// registering a name again replaces the earlier endpoint.
+    pub fn add_json_endpoint(
+        &self,
+        name: &str,
+        endpoint: impl Fn() -> serde_json::Value + Send + Sync + 'static,
+    ) {
+        self.endpoints
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_owned(), Arc::new(endpoint));
     }
 
     /// The stack this router serves.
@@ -190,6 +213,17 @@ impl Router {
         if req.method() == Method::GET {
             if let Some(id) = path.strip_prefix("/_slcl/traces/") {
                 return self.trace(id);
+            }
+            if let Some(name) = path.strip_prefix("/_slcl/") {
+                let endpoint = self
+                    .endpoints
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(name.trim_end_matches('/'))
+                    .cloned();
+                if let Some(endpoint) = endpoint {
+                    return json_response(StatusCode::OK, &endpoint());
+                }
             }
         }
         let found = identify(&req);
@@ -254,13 +288,7 @@ impl Router {
             StatusCode::OK
         };
         let doc = serde_json::json!({ "traceId": trace_id, "steps": steps });
-        let mut resp = Response::new(body::full(doc.to_string()));
-        *resp.status_mut() = status;
-        resp.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        resp
+        json_response(status, &doc)
     }
 
     fn health(&self) -> Response {
@@ -274,13 +302,19 @@ impl Router {
             "edition": "slcl",
             "version": env!("CARGO_PKG_VERSION"),
         });
-        let mut resp = Response::new(body::full(doc.to_string()));
-        resp.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        resp
+        json_response(StatusCode::OK, &doc)
     }
+}
+
+/// A JSON answer of one of slcl's own endpoints.
+fn json_response(status: StatusCode, doc: &serde_json::Value) -> Response {
+    let mut resp = Response::new(body::full(doc.to_string()));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
 }
 
 impl Dispatcher for Router {
@@ -291,6 +325,7 @@ impl Dispatcher for Router {
             services: Arc::clone(&self.services),
             clock: Arc::clone(&self.clock),
             traces: Arc::clone(&self.traces),
+            endpoints: Arc::clone(&self.endpoints),
         };
         Box::pin(async move { router.handle(req, Some(trace)).await })
     }

@@ -402,7 +402,8 @@ impl Function {
                 (outcome, self.spec.timeout.as_millis() as u64)
             }
             Some((instance, handled)) => {
-                let keep = matches!(handled, Handled::Response { .. } | Handled::TooLarge);
+                let keep = matches!(handled, Handled::Response { .. } | Handled::TooLarge)
+                    && !self.runtime.config.cold_start_every_invoke;
                 let outcome =
                     self.outcome(handled, &request_id, &memory, &capture, &mut after_report);
                 if keep {

@@ -53,7 +53,8 @@
 //! - Warm reuse: an instance that finished an invocation waits for the next one, so
 //!   module-level state survives between invocations, as in a Lambda execution
 //!   environment. Concurrent invocations get separate instances. Idle instances are
-//!   dropped after [`RuntimeConfig::keep_alive`]. [`InvocationResult::init_duration`]
+//!   dropped after [`RuntimeConfig::keep_alive`] (or right away with
+//!   [`RuntimeConfig::cold_start_every_invoke`]). [`InvocationResult::init_duration`]
 //!   is `Some` on a cold start.
 //! - Timeout: `Sandbox.Timedout`, with AWS's `Task timed out after N.NN seconds`
 //!   message; the instance is discarded.
@@ -172,6 +173,13 @@ pub struct RuntimeConfig {
     /// measured on the stack's clock. Default [`DEFAULT_KEEP_ALIVE`] (10 minutes);
     /// Lambda keeps idle environments for a comparable, unspecified time.
     pub keep_alive: Duration,
+    /// Give every invocation a fresh instance: an instance is dropped when its
+    /// invocation ends instead of waiting for the next one. Default `false` (warm
+    /// reuse, as Lambda). Turn it on to test that a function does not depend on state
+    /// surviving between invocations, or to measure cold starts; it costs an
+    /// instantiation (and the function's init work) per invocation. Native functions
+    /// have no instance and are not affected.
+    pub cold_start_every_invoke: bool,
 }
 
 impl Default for RuntimeConfig {
@@ -185,6 +193,7 @@ impl Default for RuntimeConfig {
             region: DEFAULT_REGION.to_owned(),
             allowed_hosts: Vec::new(),
             keep_alive: DEFAULT_KEEP_ALIVE,
+            cold_start_every_invoke: false,
         }
     }
 }
@@ -199,6 +208,7 @@ impl std::fmt::Debug for RuntimeConfig {
             .field("region", &self.region)
             .field("allowed_hosts", &self.allowed_hosts)
             .field("keep_alive", &self.keep_alive)
+            .field("cold_start_every_invoke", &self.cold_start_every_invoke)
             .finish_non_exhaustive()
     }
 }

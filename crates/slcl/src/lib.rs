@@ -89,10 +89,11 @@ mod watch;
 pub use sdk::sdk_config;
 
 pub use slcl_config::{
-    AttributeValue, Config, FunctionConfig, NotificationConfig, QueueConfig, SqsTriggerConfig,
+    AttributeValue, Config, FunctionConfig, LambdaConfig, NotificationConfig, QueueConfig,
+    SqsTriggerConfig,
 };
 pub use slcl_core::{StepKind, TraceStep, VirtualClock};
-pub use slcl_lambda::{InvocationRecord, InvokeOutput};
+pub use slcl_lambda::{DurationStats, FunctionStats, InvocationRecord, InvokeOutput};
 pub use slcl_runtime::Outcome;
 pub use slcl_sqs::{ReceivedMessage, SendOptions};
 pub use stack::{

@@ -1,8 +1,11 @@
 //! The `slcl` command.
 
-use std::path::PathBuf;
+mod cli;
 
-use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
 use slcl::{Stack, DEFAULT_HOST, DEFAULT_PORT};
 
 /// slcl: the AWS serverless stack on your machine. S3 and Lambda (functions as
@@ -37,9 +40,54 @@ enum Command {
         #[arg(long)]
         debug: bool,
     },
+    /// Invoke a function of a running stack and print its result.
+    ///
+    /// A synchronous (RequestResponse) Lambda Invoke with the log tail: the result, or
+    /// the function's error document, goes to stdout; the end of the invocation's log
+    /// (START, the function's output, END, REPORT) to stderr. Exits with 1 when the
+    /// function fails.
+    Invoke {
+        /// Function name or ARN (`name:alias` or `name:version` work too).
+        function: String,
+        /// File holding the event JSON, or `-` to read it from stdin. Default: `{}`.
+        #[arg(long, value_name = "FILE|-")]
+        event: Option<PathBuf>,
+        /// Version or alias to invoke. Default: `$LATEST`.
+        #[arg(long)]
+        qualifier: Option<String>,
+        #[command(flatten)]
+        endpoint: Endpoint,
+    },
+    /// Print a function's log events from CloudWatch Logs (`/aws/lambda/<function>`).
+    Logs {
+        /// Function name.
+        function: String,
+        /// Keep printing new events as they arrive (polling every 500 ms) until Ctrl-C.
+        #[arg(long, short)]
+        follow: bool,
+        #[command(flatten)]
+        endpoint: Endpoint,
+    },
+    /// Print per-function counters of a running stack: invocations, errors,
+    /// throttles, cold starts, duration percentiles, billed GB-seconds and what they
+    /// would cost on AWS (x86, us-east-1 prices).
+    ///
+    /// The counters are in memory: they start from zero when the stack starts.
+    Stats {
+        #[command(flatten)]
+        endpoint: Endpoint,
+    },
 }
 
-fn main() -> anyhow::Result<()> {
+/// Where the running stack is.
+#[derive(Args)]
+struct Endpoint {
+    /// URL of the running stack.
+    #[arg(long, env = "SLCL_ENDPOINT", default_value_t = format!("http://{DEFAULT_HOST}:{DEFAULT_PORT}"))]
+    endpoint: String,
+}
+
+fn main() -> anyhow::Result<ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SLCL_LOG")
@@ -59,8 +107,45 @@ fn main() -> anyhow::Result<()> {
                 port,
                 host,
                 debug,
-            } => up(dir, host, port, debug).await,
+            } => up(dir, host, port, debug).await.map(|()| ExitCode::SUCCESS),
+            Command::Invoke {
+                function,
+                event,
+                qualifier,
+                endpoint,
+            } => Ok(client_outcome(
+                cli::invoke(
+                    &endpoint.endpoint,
+                    &function,
+                    event.as_deref(),
+                    qualifier.as_deref(),
+                )
+                .await,
+            )),
+            Command::Logs {
+                function,
+                follow,
+                endpoint,
+            } => Ok(client_outcome(
+                cli::logs(&endpoint.endpoint, &function, follow)
+                    .await
+                    .map(|()| ExitCode::SUCCESS),
+            )),
+            Command::Stats { endpoint } => Ok(client_outcome(
+                cli::stats(&endpoint.endpoint)
+                    .await
+                    .map(|()| ExitCode::SUCCESS),
+            )),
         }
+    })
+}
+
+/// A client command's error is the user's to read: one line (with its causes) on
+/// stderr and exit code 1, never a backtrace.
+fn client_outcome(result: anyhow::Result<ExitCode>) -> ExitCode {
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        ExitCode::FAILURE
     })
 }
 

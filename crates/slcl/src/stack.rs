@@ -60,6 +60,10 @@ pub struct StackBuilder {
     clock: SharedClock,
     virtual_clock: Option<Arc<VirtualClock>>,
     max_instances: u32,
+    /// Overrides of `[lambda]` keys, set in code.
+    account_concurrency: Option<u32>,
+    keep_alive: Option<std::time::Duration>,
+    cold_start_every_invoke: Option<bool>,
 }
 
 /// Where the configuration comes from.
@@ -95,6 +99,9 @@ impl Default for StackBuilder {
             clock: SystemClock::shared(),
             virtual_clock: None,
             max_instances: slcl_runtime::DEFAULT_MAX_INSTANCES,
+            account_concurrency: None,
+            keep_alive: None,
+            cold_start_every_invoke: None,
         }
     }
 }
@@ -314,6 +321,34 @@ impl StackBuilder {
         self
     }
 
+    /// The account's concurrency quota: most invocations running at once across all
+    /// functions, above which Lambda throttles (429 `TooManyRequestsException`; async
+    /// events wait). Overrides `[lambda] account_concurrency`. Default 1000
+    /// ([`slcl_lambda::DEFAULT_ACCOUNT_CONCURRENCY`], Lambda's default quota); a small
+    /// value lets a test see its function throttled. At least 1.
+    pub fn account_concurrency(mut self, limit: u32) -> Self {
+        self.account_concurrency = Some(limit.max(1));
+        self
+    }
+
+    /// How long an idle instance stays warm, on the stack's clock. Overrides
+    /// `[lambda] keep_alive`. Default 10 minutes ([`slcl_runtime::DEFAULT_KEEP_ALIVE`]);
+    /// with [`StackBuilder::virtual_clock`], [`Stack::advance`] past it makes the next
+    /// invocation a cold start.
+    pub fn keep_alive(mut self, keep_alive: std::time::Duration) -> Self {
+        self.keep_alive = Some(keep_alive);
+        self
+    }
+
+    /// Give every invocation a fresh instance (a cold start, with fresh module-level
+    /// state) instead of reusing warm ones. Overrides `[lambda]
+    /// cold_start_every_invoke`. Default off (warm reuse, as Lambda). Costs an
+    /// instantiation per invocation; native functions are not affected.
+    pub fn cold_start_every_invoke(mut self, on: bool) -> Self {
+        self.cold_start_every_invoke = Some(on);
+        self
+    }
+
     /// Builds every piece, creates the declared resources and starts serving.
     pub async fn start(self) -> anyhow::Result<Stack> {
         let dir = match &self.project_dir {
@@ -339,6 +374,15 @@ impl StackBuilder {
         }
         for (name, q) in &self.queues {
             config.queues.insert(name.clone(), q.clone());
+        }
+        if let Some(n) = self.account_concurrency {
+            config.lambda.account_concurrency = n;
+        }
+        if let Some(d) = self.keep_alive {
+            config.lambda.keep_alive = d.as_secs();
+        }
+        if let Some(on) = self.cold_start_every_invoke {
+            config.lambda.cold_start_every_invoke = on;
         }
         let store = match &self.state {
             StateLocation::ProjectDir => Store::open(dir.join(".slcl"))?,
@@ -373,6 +417,11 @@ impl StackBuilder {
                 region: stack.region.clone(),
                 log_sink: Arc::clone(&self.log_sink),
                 max_instances: self.max_instances,
+                // A sub-second keep-alive given in code is kept as given.
+                keep_alive: self
+                    .keep_alive
+                    .unwrap_or(std::time::Duration::from_secs(config.lambda.keep_alive)),
+                cold_start_every_invoke: config.lambda.cold_start_every_invoke,
                 ..RuntimeConfig::default()
             },
             dispatcher.clone(),
@@ -391,6 +440,7 @@ impl StackBuilder {
             stack.clone(),
             Arc::clone(&traces),
         )?;
+        lambda.set_account_concurrency(config.lambda.account_concurrency);
         bus.register("lambda", lambda.clone());
         bus.register("s3", s3.clone());
         lambda.set_bus(Arc::clone(&bus));
@@ -408,6 +458,13 @@ impl StackBuilder {
             Arc::clone(&traces),
         );
         dispatcher.set(&router);
+        // `GET /_slcl/stats`: Lambda's per-function counters. Weak, so the endpoint
+        // does not keep a stopped stack's Lambda service alive.
+        let stats_source = Arc::downgrade(&lambda);
+        router.add_json_endpoint("stats", move || match stats_source.upgrade() {
+            Some(lambda) => stats_document(&lambda),
+            None => serde_json::json!({ "functions": [] }),
+        });
 
         for (name, f) in &config.functions {
             let wasm = dir.join(&f.wasm);
@@ -636,6 +693,22 @@ fn compile_cache_dir() -> Option<PathBuf> {
     var("SLCL_CACHE_DIR")
         .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("slcl")))
         .or_else(|| var("HOME").map(|d| d.join(".cache").join("slcl")))
+}
+
+/// The document `GET /_slcl/stats` answers: every function's counters and the prices
+/// the costs are worked out with.
+pub(crate) fn stats_document(lambda: &LambdaService) -> serde_json::Value {
+    use slcl_lambda::stats;
+    serde_json::json!({
+        "functions": lambda.stats(),
+        "pricing": {
+            "architecture": "x86_64",
+            "region": "us-east-1",
+            "usdPerRequest": stats::PRICE_PER_REQUEST_USD,
+            "usdPerGbSecond": stats::PRICE_PER_GB_SECOND_USD,
+            "source": stats::PRICING_SOURCE,
+        },
+    })
 }
 
 fn endpoint_url(addr: SocketAddr) -> String {

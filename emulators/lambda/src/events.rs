@@ -210,6 +210,7 @@ async fn run_queued(service: Arc<LambdaService>, event: QueuedEvent) {
         let slot = match service.concurrency.acquire(&entry.decl.name) {
             Ok(slot) => slot,
             Err(throttle) => {
+                service.stats.throttled(&entry.decl.name);
                 tracing::debug!(
                     reason = throttle.reason(),
                     "async invocation throttled; will retry"

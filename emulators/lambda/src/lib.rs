@@ -12,6 +12,9 @@
 //!   (SQLite table `lambda_async_queue`).
 //! - `events`: the bus side: [`LambdaService`] is the [`slcl_core::Target`] for
 //!   `arn:aws:lambda:…` ARNs, and runs the queued events with Lambda's retry policy.
+//! - [`stats`]: per-function counters (invocations, errors, throttles, duration
+//!   percentiles, cold starts, billed GB-seconds and their cost on AWS), read with
+//!   [`LambdaService::stats`].
 //!
 //! Supported today: Invoke (RequestResponse, Event, DryRun; LogType=Tail),
 //! GetFunction, GetFunctionConfiguration, ListFunctions. Functions are declared in
@@ -35,6 +38,7 @@ mod invoke_config;
 mod operations;
 pub mod protocol;
 pub mod state;
+pub mod stats;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -52,6 +56,7 @@ pub use invoke_config::EventInvokeConfigDecl;
 pub use operations::InvokeOutput;
 pub use slcl_runtime::native::NativeHandler;
 pub use state::{FunctionDecl, FunctionEntry, InvocationRecord, Package};
+pub use stats::{DurationStats, FunctionStats};
 
 /// Errors at the Lambda emulator's boundary.
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +116,8 @@ pub struct LambdaService {
     natives: RwLock<HashMap<String, NativeHandler>>,
     /// Reserved and account concurrency.
     concurrency: concurrency::Concurrency,
+    /// Per-function counters (in memory).
+    stats: stats::Stats,
     /// The stack's own request dispatcher, to read deployment packages from S3.
     dispatcher: RwLock<Option<Arc<dyn slcl_core::Dispatcher>>>,
     started: AtomicBool,
@@ -157,6 +164,7 @@ impl LambdaService {
             catalog,
             natives: RwLock::default(),
             concurrency: concurrency::Concurrency::new(functions::DEFAULT_ACCOUNT_CONCURRENCY),
+            stats: stats::Stats::default(),
             dispatcher: RwLock::default(),
             started: AtomicBool::new(false),
             me: me.clone(),
@@ -262,10 +270,11 @@ impl LambdaService {
         self.invocations.wait(function, after, timeout).await
     }
 
-    /// Forgets queued async invocations, recorded invocations and event source
-    /// mappings created through the API (declared ones stay), and drops warm
-    /// instances, so the next invocation of every function starts cold. Functions stay
-    /// loaded. For resetting a test stack between cases.
+    /// Forgets queued async invocations, recorded invocations, the counters of
+    /// [`LambdaService::stats`] and event source mappings created through the API
+    /// (declared ones stay), and drops warm instances, so the next invocation of every
+    /// function starts cold. Functions stay loaded. For resetting a test stack between
+    /// cases.
     pub fn reset(&self) -> Result<(), LambdaError> {
         self.reset_mappings()?;
         self.reset_invoke_configs()?;
@@ -273,10 +282,24 @@ impl LambdaService {
             .clear()
             .map_err(|e| LambdaError::State(e.to_string()))?;
         self.invocations.clear();
+        self.stats.clear();
         for entry in self.registry.every_instance_holder() {
             entry.function.drop_idle_instances();
         }
         Ok(())
+    }
+
+    /// Every function's counters, by name: each loaded function (zeros if it never
+    /// ran) and any other that ran or was throttled since the stack started or was
+    /// last [`reset`](LambdaService::reset). Versions and aliases count under their
+    /// function's name. See [`stats`] for what each counter counts and how the cost is
+    /// worked out.
+    ///
+    /// The counters live in memory only: they start from zero when the stack starts
+    /// and when it is reset, whatever state the store keeps.
+    pub fn stats(&self) -> Vec<FunctionStats> {
+        self.stats
+            .snapshot(self.registry.all().iter().map(|e| e.decl.name.clone()))
     }
 
     /// The functions currently loaded, by name.

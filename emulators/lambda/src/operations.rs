@@ -84,7 +84,10 @@ impl LambdaService {
         let _slot = self
             .concurrency
             .acquire(&entry.decl.name)
-            .map_err(LambdaError::Throttled)?;
+            .map_err(|throttle| {
+                self.stats.throttled(&entry.decl.name);
+                LambdaError::Throttled(throttle)
+            })?;
         let result = self
             .run_traced(
                 entry,
@@ -135,9 +138,13 @@ impl LambdaService {
         };
         let started = std::time::Instant::now();
         let event = inv.payload.clone();
+        let running = self.stats.start(&entry.decl.name);
         let result = entry.function.invoke(inv).await;
         let duration = started.elapsed();
         let finished_ms = self.clock.now_millis();
+        self.stats
+            .finished(&entry.decl.name, entry.decl.memory_mb, &result);
+        drop(running);
         step.duration_us = duration.as_micros() as u64;
         step.outcome = match &result {
             Ok(r) => match &r.outcome {

@@ -80,6 +80,23 @@ async fn idle_instances_expire_after_keep_alive() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cold_start_every_invoke_never_reuses_an_instance() {
+    let h = harness(|c| c.cold_start_every_invoke = true);
+    let f = h.load(fixture("always-cold", COUNTER)).await;
+    for _ in 0..3 {
+        let result = invoke(&f, json!({})).await;
+        assert_eq!(
+            json_result(&result)["count"],
+            1,
+            "a fresh instance every time"
+        );
+        assert!(result.init_duration.is_some());
+        assert!(result.logs.contains("\tInit Duration: "));
+    }
+    assert_eq!(f.idle_instances(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_guest_gets_the_runtime_interface_emulator_request() {
     let clock = ManualClock::new();
     let h = harness_with_clock(|_| {}, clock.clone());

@@ -2,6 +2,7 @@
 //! real `aws` CLI, boto3 and the AWS SDK for Rust, running real wasm functions built
 //! from `fixtures/`.
 
+mod cli;
 mod clock;
 mod common;
 mod crash;
