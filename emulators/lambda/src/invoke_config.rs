@@ -283,7 +283,6 @@ fn row_to_config(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredConfig> {
     })
 }
 
-
 /// Whether `arn` matches the model's `DestinationArn` pattern (an ARN with an
 /// optional region and an optional 12-digit account).
 fn destination_pattern_ok(arn: &str) -> bool {
