@@ -107,7 +107,9 @@ fn main() -> anyhow::Result<ExitCode> {
                 port,
                 host,
                 debug,
-            } => up(dir, host, port, debug).await.map(|()| ExitCode::SUCCESS),
+            } => Ok(client_outcome(
+                up(dir, host, port, debug).await.map(|()| ExitCode::SUCCESS),
+            )),
             Command::Invoke {
                 function,
                 event,
@@ -140,8 +142,8 @@ fn main() -> anyhow::Result<ExitCode> {
     })
 }
 
-/// A client command's error is the user's to read: one line (with its causes) on
-/// stderr and exit code 1, never a backtrace.
+/// A command's error is the user's to read: one line (with its causes) on stderr and
+/// exit code 1, never a backtrace (even with `RUST_BACKTRACE` set).
 fn client_outcome(result: anyhow::Result<ExitCode>) -> ExitCode {
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");
@@ -236,7 +238,7 @@ fn print_banner(stack: &Stack, took: std::time::Duration) {
     }
     if rows.is_empty() {
         println!(
-            "no resources declared (declare them in slcl.toml, or create buckets and queues with any AWS client)"
+            "no resources declared (declare them in slcl.toml, or create buckets, queues and functions with any AWS client)"
         );
         return;
     }

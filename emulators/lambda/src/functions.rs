@@ -218,6 +218,15 @@ fn check_timeout(s: i64) -> Result<u32, AwsError> {
     Ok(s as u32)
 }
 
+/// The rules the API applies to a function's settings, for a function declared in
+/// `slcl.toml` or in code: its environment may not set Lambda's reserved variables.
+pub(crate) fn check_declared(decl: &FunctionDecl) -> Result<(), crate::LambdaError> {
+    check_environment(&decl.env).map_err(|e| crate::LambdaError::InvalidFunction {
+        name: decl.name.clone(),
+        message: e.message,
+    })
+}
+
 fn check_environment(env: &BTreeMap<String, String>) -> Result<(), AwsError> {
     let reserved: Vec<&str> = env
         .keys()
@@ -396,6 +405,25 @@ impl LambdaService {
         function: &str,
         qualifier: Option<&str>,
     ) -> Result<Target, AwsError> {
+        self.target_routed(function, qualifier, true).await
+    }
+
+    /// What GetFunction and GetFunctionConfiguration describe: as [`Self::target`],
+    /// but an alias is its own `FunctionVersion`, whatever its routing weights.
+    pub(crate) async fn described_target(
+        &self,
+        function: &str,
+        qualifier: Option<&str>,
+    ) -> Result<Target, AwsError> {
+        self.target_routed(function, qualifier, false).await
+    }
+
+    async fn target_routed(
+        &self,
+        function: &str,
+        qualifier: Option<&str>,
+        route: bool,
+    ) -> Result<Target, AwsError> {
         let (name, inline) = split_function(function);
         let qualifier = match (qualifier, inline) {
             (Some(q), Some(i)) if q != i => {
@@ -425,7 +453,12 @@ impl LambdaService {
                     .alias(name, q)
                     .map_err(internal)?
                     .ok_or_else(|| protocol::function_not_found(&format!("{arn}:{q}")))?;
-                (pick_version(&alias), Some(q.to_owned()))
+                let version = if route {
+                    pick_version(&alias)
+                } else {
+                    alias.function_version.clone()
+                };
+                (version, Some(q.to_owned()))
             }
         };
         let entry = if version == "$LATEST" {
@@ -783,7 +816,13 @@ impl LambdaService {
         if role.is_empty() {
             return Err(invalid_parameter("Role is required."));
         }
-        let runtime = string(body, "Runtime")?.unwrap_or_else(|| "provided.al2023".into());
+        // Lambda also asks for a Handler; slcl defaults it to the package's only
+        // component.
+        let runtime = string(body, "Runtime")?.ok_or_else(|| {
+            invalid_parameter(
+                "Runtime and Handler are mandatory parameters for functions created with deployment packages.",
+            )
+        })?;
         check_runtime(&runtime)?;
         let env = string_map(
             body.pointer("/Environment/Variables"),
@@ -988,6 +1027,7 @@ impl LambdaService {
         match qualifier {
             None => {
                 self.catalog.delete_function(name).map_err(internal)?;
+                self.invoke_configs.delete_all(name).map_err(internal)?;
                 self.registry.remove(name);
                 self.concurrency.reserve(name, None);
                 self.natives
@@ -1027,6 +1067,7 @@ impl LambdaService {
                 self.catalog
                     .delete_version(name, number)
                     .map_err(internal)?;
+                self.invoke_configs.delete(name, q).map_err(internal)?;
                 self.registry.remove_version(name, q);
             }
         }
@@ -1304,6 +1345,9 @@ impl LambdaService {
         // Deleting an alias that does not exist succeeds, as in Lambda.
         self.catalog
             .delete_alias(name, call.label("Name"))
+            .map_err(internal)?;
+        self.invoke_configs
+            .delete(name, call.label("Name"))
             .map_err(internal)?;
         Ok((StatusCode::NO_CONTENT, Value::Null))
     }

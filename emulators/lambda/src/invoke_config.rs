@@ -178,7 +178,19 @@ impl InvokeConfigStore {
         Ok(())
     }
 
-    fn delete(&self, function: &str, qualifier: &str) -> anyhow::Result<bool> {
+    /// Deletes every configuration of `function` (it was deleted).
+    pub(crate) fn delete_all(&self, function: &str) -> anyhow::Result<()> {
+        self.db.with(|c| {
+            c.execute(
+                "DELETE FROM lambda_event_invoke_configs WHERE function = ?1",
+                params![function],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Deletes the configuration of one qualifier; whether there was one.
+    pub(crate) fn delete(&self, function: &str, qualifier: &str) -> anyhow::Result<bool> {
         let n = self.db.with(|c| {
             c.execute(
                 "DELETE FROM lambda_event_invoke_configs WHERE function = ?1 AND qualifier = ?2",

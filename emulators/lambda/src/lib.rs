@@ -88,6 +88,15 @@ pub enum LambdaError {
     /// which and why).
     #[error("asynchronous invocation configuration: {0}")]
     InvalidEventInvokeConfig(String),
+    /// A declared function's settings break a rule of Lambda's (the message is
+    /// Lambda's).
+    #[error("function `{name}`: {message}")]
+    InvalidFunction {
+        /// Function name.
+        name: String,
+        /// What Lambda would answer.
+        message: String,
+    },
 }
 
 /// The Lambda service: API, registry and async queue.
@@ -206,6 +215,7 @@ impl LambdaService {
     /// is recorded like one created through the API (its versions, aliases, tags and
     /// concurrency persist), but only its declarer brings it back after a restart.
     pub async fn declare(&self, decl: FunctionDecl) -> Result<Arc<FunctionEntry>, LambdaError> {
+        functions::check_declared(&decl)?;
         self.install(decl, catalog::Origin::Declared).await
     }
 

@@ -300,7 +300,9 @@ impl LambdaService {
                 function,
                 qualifier,
             } => {
-                let target = self.target(&function, qualifier.as_deref()).await?;
+                let target = self
+                    .described_target(&function, qualifier.as_deref())
+                    .await?;
                 let entry = &target.entry;
                 let location = if entry.function.is_native() {
                     format!("native://{}", entry.decl.name)
@@ -335,7 +337,9 @@ impl LambdaService {
                 function,
                 qualifier,
             } => {
-                let target = self.target(&function, qualifier.as_deref()).await?;
+                let target = self
+                    .described_target(&function, qualifier.as_deref())
+                    .await?;
                 Ok(protocol::json_response(
                     StatusCode::OK,
                     &self.target_configuration(&target),

@@ -125,7 +125,7 @@ pub fn decode(
     query: Option<&str>,
     headers: &http::HeaderMap,
 ) -> Result<Operation, AwsError> {
-    let (name, params) = route(method.as_str(), path).ok_or_else(|| {
+    let (name, params) = route(method.as_str(), path, query).ok_or_else(|| {
         AwsError::new(
             StatusCode::NOT_FOUND,
             "UnknownOperationException",
@@ -217,13 +217,30 @@ fn max_items(value: Option<String>, default: usize) -> Result<usize, AwsError> {
     }
 }
 
-/// Finds the route for `method` and `path`: the operation name and the URI labels.
-fn route(method: &str, path: &str) -> Option<(&'static str, Vec<(String, String)>)> {
+/// Finds the route for `method`, `path` and `query`: the operation name and the URI
+/// labels.
+fn route(
+    method: &str,
+    path: &str,
+    query: Option<&str>,
+) -> Option<(&'static str, Vec<(String, String)>)> {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    let query = query_pairs(query);
     routes::ROUTES
         .iter()
         .filter(|(m, _, _)| *m == method)
         .filter_map(|(_, pattern, name)| {
+            // A required query parameter makes the route more literal than one without.
+            let (pattern, required) = match pattern.split_once('?') {
+                Some((p, pair)) => {
+                    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                    if !query.iter().any(|(qk, qv)| qk == k && qv == v) {
+                        return None;
+                    }
+                    (p, 0)
+                }
+                None => (*pattern, 1),
+            };
             let pat: Vec<&str> = pattern.trim_end_matches('/').split('/').skip(1).collect();
             if pat.len() != segments.len() {
                 return None;
@@ -239,10 +256,10 @@ fn route(method: &str, path: &str) -> Option<(&'static str, Vec<(String, String)
                     return None;
                 }
             }
-            Some((labels, *name, params))
+            Some(((labels, required), *name, params))
         })
         // The most literal pattern wins.
-        .min_by_key(|(labels, _, _)| *labels)
+        .min_by_key(|(rank, _, _)| *rank)
         .map(|(_, name, params)| (name, params))
 }
 
@@ -329,6 +346,31 @@ mod tests {
 
     fn op(method: Method, path: &str, query: Option<&str>) -> Result<Operation, AwsError> {
         decode(&method, path, query, &http::HeaderMap::new())
+    }
+
+    #[test]
+    fn a_query_parameter_tells_operations_on_one_path_apart() {
+        let name = |path: &str, query: Option<&str>| match op(Method::GET, path, query) {
+            Ok(Operation::Call(call)) => call.name,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(name("/2018-10-31/layers", None), "ListLayers");
+        assert_eq!(
+            name(
+                "/2018-10-31/layers",
+                Some("find=LayerVersion&Arn=arn%3Aaws%3Alambda%3Aus-east-1%3A1%3Alayer%3Ax%3A1")
+            ),
+            "GetLayerVersionByArn"
+        );
+        let path = "/2019-09-30/functions/f/provisioned-concurrency";
+        assert_eq!(
+            name(path, Some("List=ALL")),
+            "ListProvisionedConcurrencyConfigs"
+        );
+        assert_eq!(
+            name(path, Some("Qualifier=1")),
+            "GetProvisionedConcurrencyConfig"
+        );
     }
 
     #[test]

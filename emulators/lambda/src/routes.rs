@@ -1,7 +1,9 @@
 //! Every operation of the Lambda API: HTTP method, request URI pattern and name,
 //! generated from botocore's `lambda` service model (`data/lambda/2015-03-31/service-2.json`).
 
-/// `(method, request URI pattern, operation name)`.
+/// `(method, request URI pattern, operation name)`. A pattern may end in `?key=value`,
+/// a query parameter the request must carry (botocore's `requestUri` does that where
+/// two operations share a path).
 pub(crate) const ROUTES: &[(&str, &str, &str)] = &[
     (
         "POST",
@@ -176,7 +178,11 @@ pub(crate) const ROUTES: &[(&str, &str, &str)] = &[
         "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}",
         "GetLayerVersion",
     ),
-    ("GET", "/2018-10-31/layers", "GetLayerVersionByArn"),
+    (
+        "GET",
+        "/2018-10-31/layers?find=LayerVersion",
+        "GetLayerVersionByArn",
+    ),
     (
         "GET",
         "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy",
@@ -266,7 +272,7 @@ pub(crate) const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/2018-10-31/layers", "ListLayers"),
     (
         "GET",
-        "/2019-09-30/functions/{FunctionName}/provisioned-concurrency",
+        "/2019-09-30/functions/{FunctionName}/provisioned-concurrency?List=ALL",
         "ListProvisionedConcurrencyConfigs",
     ),
     ("GET", "/2017-03-31/tags/{Resource}", "ListTags"),

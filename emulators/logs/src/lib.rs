@@ -131,7 +131,7 @@ impl LogsService {
             if state::group(c, group)?.is_none() {
                 state::insert_group(c, group, now, &BTreeMap::new())?;
             }
-            if state::stream(c, group, stream)?.is_none() {
+            if !state::stream_exists(c, group, stream)? {
                 state::insert_stream(c, group, stream, now)?;
             }
             state::insert_events(c, group, stream, &events, now)
@@ -146,7 +146,7 @@ impl LogsService {
         let rows = self.state.write(|c| {
             state::expire(c, now)?;
             state::existing_group(c, group)?;
-            if state::stream(c, group, stream)?.is_none() {
+            if !state::stream_exists(c, group, stream)? {
                 return Err(error::no_stream());
             }
             let all = state::Range {

@@ -262,15 +262,12 @@ fn stream_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<StreamRow> {
     })
 }
 
-/// The stream, if any.
-pub fn stream(c: &Connection, group: &str, name: &str) -> ApiResult<Option<StreamRow>> {
-    c.query_row(
-        &format!("SELECT {STREAM_COLS} FROM logs_streams s WHERE s.grp = ?1 AND s.name = ?2"),
-        [group, name],
-        stream_from,
-    )
-    .optional()
-    .map_err(db)
+/// Whether stream `name` of `group` exists: one index lookup, without the summary
+/// columns (first and last event, stored bytes) that read every event of the stream.
+pub fn stream_exists(c: &Connection, group: &str, name: &str) -> ApiResult<bool> {
+    c.prepare_cached("SELECT 1 FROM logs_streams WHERE grp = ?1 AND name = ?2")
+        .and_then(|mut stmt| stmt.exists([group, name]))
+        .map_err(db)
 }
 
 /// Every stream of a group whose name starts with `prefix`, by name.
@@ -290,7 +287,7 @@ pub fn streams(c: &Connection, group: &str, prefix: &str) -> ApiResult<Vec<Strea
 /// Creates a stream; the group must exist and the stream must not.
 pub fn insert_stream(c: &Connection, group: &str, name: &str, now_ms: i64) -> ApiResult<()> {
     existing_group(c, group)?;
-    if stream(c, group, name)?.is_some() {
+    if stream_exists(c, group, name)? {
         return Err(crate::error::already_exists(
             "The specified log stream already exists",
         ));
@@ -306,7 +303,7 @@ pub fn insert_stream(c: &Connection, group: &str, name: &str, now_ms: i64) -> Ap
 /// Deletes a stream and its events.
 pub fn delete_stream(c: &Connection, group: &str, name: &str) -> ApiResult<()> {
     existing_group(c, group)?;
-    if stream(c, group, name)?.is_none() {
+    if !stream_exists(c, group, name)? {
         return Err(crate::error::no_stream());
     }
     c.execute(

@@ -96,6 +96,10 @@ seen = set()
 for _ in range(40):
     seen.add(lam.invoke(FunctionName='api-fn', Qualifier='live', Payload=b'{}')['ExecutedVersion'])
 assert seen == {'1', '2'}, seen
+# Describing the alias is describing its own version, whatever the weights.
+described = {lam.get_function_configuration(FunctionName='api-fn', Qualifier='live')['Version'] for _ in range(20)}
+described |= {lam.get_function(FunctionName='api-fn:live')['Configuration']['Version'] for _ in range(20)}
+assert described == {'1'}, described
 dup = error(lam.create_alias, FunctionName='api-fn', Name='live', FunctionVersion='1')
 busy = error(lam.delete_function, FunctionName='api-fn', Qualifier='2')
 lam.update_alias(FunctionName='api-fn', Name='live', FunctionVersion='2', RoutingConfig={'AdditionalVersionWeights': {}})
@@ -151,18 +155,31 @@ one = lam.invoke(FunctionName='api-fn', Qualifier='1', Payload=b'{"back": true}'
 lam.delete_alias(FunctionName='api-fn', Name='live')
 lam.delete_function(FunctionName='api-fn', Qualifier='2')
 versions_after = [v['Version'] for v in lam.list_versions_by_function(FunctionName='api-fn')['Versions']]
+lam.put_function_event_invoke_config(FunctionName='api-fn', MaximumRetryAttempts=1)
+lam.delete_function(FunctionName='api-fn')
+# A new function of the same name starts with nothing of the old one's.
+lam.create_function(FunctionName='api-fn', Runtime='provided.al2023', Role=ROLE,
+    Code={'ZipFile': zip_of([('echo.wasm', wasm(sys.argv[1]))])})
+fresh = {'configs': lam.list_function_event_invoke_configs(FunctionName='api-fn')['FunctionEventInvokeConfigs'],
+    'versions': [v['Version'] for v in lam.list_versions_by_function(FunctionName='api-fn')['Versions']],
+    'aliases': lam.list_aliases(FunctionName='api-fn')['Aliases'],
+    'tags': lam.list_tags(Resource=lam.get_function(FunctionName='api-fn')['Configuration']['FunctionArn'])['Tags']}
 lam.delete_function(FunctionName='api-fn')
 print(json.dumps({'names': names, 'versions': versions, 'live': live['ExecutedVersion'],
-    'one': json.loads(one['Payload'].read()), 'versions_after': versions_after,
+    'one': json.loads(one['Payload'].read()), 'versions_after': versions_after, 'fresh': fresh,
     'gone': error(lam.get_function, FunctionName='api-fn')}))
 "#,
-        &[],
+        &[slcl_fixtures::ECHO],
     );
     assert_eq!(after["names"], serde_json::json!(["api-fn"]));
     assert_eq!(after["versions"], serde_json::json!(["$LATEST", "1", "2"]));
     assert_eq!(after["live"], "2");
     assert_eq!(after["one"], serde_json::json!({"back": true}));
     assert_eq!(after["versions_after"], serde_json::json!(["$LATEST", "1"]));
+    assert_eq!(
+        after["fresh"],
+        serde_json::json!({"configs": [], "versions": ["$LATEST"], "aliases": [], "tags": {}})
+    );
     assert_eq!(after["gone"]["code"], "ResourceNotFoundException");
 }
 
@@ -190,6 +207,7 @@ print(json.dumps({
     'runtime': create('f9', zip_of([('a.wasm', component)]), Runtime='python3.12'),
     'reserved_env': create('f10', zip_of([('a.wasm', component)]), Environment={'Variables': {'AWS_REGION': 'x'}}),
     'no_code': error(lam.create_function, FunctionName='f11', Runtime='provided.al2023', Role=ROLE, Code={}),
+    'no_runtime': error(lam.create_function, FunctionName='f12', Role=ROLE, Code={'ZipFile': zip_of([('a.wasm', component)])}),
     'listed': [f['FunctionName'] for f in lam.list_functions()['Functions']],
 }))
 "#,
@@ -210,6 +228,7 @@ print(json.dumps({
             "Reserved keys used in this request: AWS_REGION",
         ),
         ("no_code", "ZipFile, or S3Bucket and S3Key"),
+        ("no_runtime", "Runtime and Handler are mandatory parameters"),
     ] {
         assert_eq!(
             got[case]["code"], "InvalidParameterValueException",
@@ -526,4 +545,21 @@ print(json.dumps(out))
         assert_eq!(got[case]["status"], 413, "{case}");
     }
     assert_eq!(got["async_ok"], 202);
+}
+
+/// `slcl.toml` follows the API's rules: a function may not set Lambda's reserved
+/// environment variables.
+#[test]
+fn reserved_environment_keys_in_slcl_toml_stop_slcl_up() {
+    let dir = project(&format!(
+        "[functions.f]\nwasm = {}\nenv = {{ AWS_REGION = \"eu-west-9\", COLOUR = \"blue\" }}\n",
+        crate::common::toml_path(slcl_fixtures::ECHO),
+    ));
+    let err = Slcl::up_fails(dir.path());
+    assert!(
+        err.contains("function `f`")
+            && err.contains("Reserved keys used in this request: AWS_REGION"),
+        "{err}"
+    );
+    assert!(!err.contains("Stack backtrace"), "{err}");
 }

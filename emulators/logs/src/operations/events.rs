@@ -145,7 +145,7 @@ impl LogsService {
         let now = self.now();
         let (triage, last_seq) = self.state.write(|c| {
             let g = state::existing_group(c, group)?;
-            if state::stream(c, group, stream)?.is_none() {
+            if !state::stream_exists(c, group, stream)? {
                 return Err(no_stream());
             }
             let timestamps: Vec<i64> = events.iter().map(|(t, _)| *t).collect();
@@ -196,7 +196,7 @@ impl LogsService {
         let (events, tail) = self.state.write(|c| {
             state::expire(c, now)?;
             state::existing_group(c, group)?;
-            if state::stream(c, group, stream)?.is_none() {
+            if !state::stream_exists(c, group, stream)? {
                 return Err(no_stream());
             }
             let range = Range {
