@@ -174,6 +174,16 @@ pub(crate) struct Instance {
     memory: Arc<MemoryStats>,
     log_stream_name: String,
     last_used: SystemTime,
+    /// The runtime's [`crate::RuntimeInner::slot_freed`].
+    slot_freed: Arc<tokio::sync::Notify>,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        // The store (and its slot) goes right after this; a waiter that tries too
+        // early retries shortly (see `instantiate`).
+        self.slot_freed.notify_one();
+    }
 }
 
 impl Instance {
@@ -703,11 +713,14 @@ impl Function {
         if let Ok(mut idle) = idle.lock() {
             idle.push_back(instance);
         }
+        // An idle instance can be evicted for an invocation waiting for a slot.
+        self.runtime.slot_freed.notify_one();
     }
 
     /// A fresh instance; when the pool is full, makes room by dropping idle instances
     /// (of any function).
     async fn instantiate(&self, pre: &ProxyPre<HostState>) -> Result<Instance, RuntimeError> {
+        let mut waiting_since: Option<std::time::Instant> = None;
         loop {
             let capture = LogCapture::new(&self.spec.name, self.runtime.config.log_sink.clone());
             let memory = Arc::new(MemoryStats::default());
@@ -740,16 +753,26 @@ impl Function {
                         memory,
                         log_stream_name,
                         last_used: self.runtime.clock.now(),
+                        slot_freed: self.runtime.slot_freed.clone(),
                     })
                 }
                 Err(e) if e.is::<wasmtime::PoolConcurrencyLimitError>() => {
                     drop(store);
-                    if !self.runtime.evict_one_idle() {
+                    if self.runtime.evict_one_idle() {
+                        continue;
+                    }
+                    // Every slot is busy: wait for an instance to end.
+                    let now = std::time::Instant::now();
+                    let deadline =
+                        *waiting_since.get_or_insert(now) + self.runtime.config.slot_wait;
+                    if now >= deadline {
                         return Err(RuntimeError::Capacity {
                             function: self.spec.name.clone(),
                             max_instances: self.runtime.config.max_instances,
                         });
                     }
+                    let freed = self.runtime.slot_freed.notified();
+                    let _ = tokio::time::timeout(SLOT_RETRY.min(deadline - now), freed).await;
                 }
                 Err(e) => {
                     return Err(RuntimeError::Instantiate {
@@ -899,6 +922,9 @@ async fn handle(
 
 /// Response header a guest may name its error type in, as with the Lambda Runtime API.
 const ERROR_TYPE_HEADER: &str = "lambda-runtime-function-error-type";
+/// Longest wait between two tries for a slot, should a freed slot's signal come
+/// before the slot itself is free.
+const SLOT_RETRY: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// A non-2xx response: the body should be Lambda's error document. Its `errorType`
 /// wins; else the error-type header; a body that is no error document is wrapped.

@@ -133,6 +133,8 @@ use function::{Code, HostState, IdlePool};
 
 /// Default of [`RuntimeConfig::max_instances`].
 pub const DEFAULT_MAX_INSTANCES: u32 = 64;
+/// Default of [`RuntimeConfig::slot_wait`]: 30 seconds.
+pub const DEFAULT_SLOT_WAIT: Duration = Duration::from_secs(30);
 /// Default of [`RuntimeConfig::keep_alive`]: 10 minutes.
 pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(600);
 /// Default of [`RuntimeConfig::endpoint_url`].
@@ -154,7 +156,8 @@ pub struct RuntimeConfig {
     pub debug: bool,
     /// Most instances alive at once, across all functions, busy or warm (the pooling
     /// allocator's size). Default [`DEFAULT_MAX_INSTANCES`] (64). When all are in use,
-    /// warm instances are evicted to make room; when all are busy,
+    /// warm instances are evicted to make room; when all are busy, an invocation
+    /// waits up to [`RuntimeConfig::slot_wait`] for one to end, then fails with
     /// [`RuntimeError::Capacity`]. Each slot reserves address space (about 8 GiB, no
     /// RAM) for up to two 4 GiB memories.
     pub max_instances: u32,
@@ -180,6 +183,12 @@ pub struct RuntimeConfig {
     /// instantiation (and the function's init work) per invocation. Native functions
     /// have no instance and are not affected.
     pub cold_start_every_invoke: bool,
+    /// How long an invocation waits for an instance slot when all
+    /// [`RuntimeConfig::max_instances`] are busy, before it fails with
+    /// [`RuntimeError::Capacity`]. Default [`DEFAULT_SLOT_WAIT`] (30 seconds). Lambda
+    /// scales out instead; slcl's slots are bounded by address space, so beyond them
+    /// invocations queue (real time, not the stack's clock).
+    pub slot_wait: Duration,
 }
 
 impl Default for RuntimeConfig {
@@ -194,6 +203,7 @@ impl Default for RuntimeConfig {
             allowed_hosts: Vec::new(),
             keep_alive: DEFAULT_KEEP_ALIVE,
             cold_start_every_invoke: false,
+            slot_wait: DEFAULT_SLOT_WAIT,
         }
     }
 }
@@ -209,6 +219,7 @@ impl std::fmt::Debug for RuntimeConfig {
             .field("allowed_hosts", &self.allowed_hosts)
             .field("keep_alive", &self.keep_alive)
             .field("cold_start_every_invoke", &self.cold_start_every_invoke)
+            .field("slot_wait", &self.slot_wait)
             .finish_non_exhaustive()
     }
 }
@@ -229,6 +240,8 @@ pub(crate) struct RuntimeInner {
     /// Idle pools of every loaded function, for eviction when the allocator is full.
     idle_pools: Mutex<Vec<Weak<IdlePool>>>,
     pub(crate) ticker: engine::EpochTicker,
+    /// Signalled when an instance is dropped, for invocations waiting for a slot.
+    pub(crate) slot_freed: Arc<tokio::sync::Notify>,
 }
 
 impl RuntimeInner {
@@ -297,6 +310,7 @@ impl Runtime {
                 outbound,
                 idle_pools: Mutex::new(Vec::new()),
                 ticker,
+                slot_freed: Arc::default(),
             }),
         })
     }

@@ -147,7 +147,10 @@ async fn memory_size_is_enforced_and_reported() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn busy_slots_are_a_capacity_error_and_idle_ones_are_evicted() {
-    let h = harness(|c| c.max_instances = 1);
+    let h = harness(|c| {
+        c.max_instances = 1;
+        c.slot_wait = Duration::ZERO;
+    });
     let a = h.load(fixture("slot-a", SLOW)).await;
     let b = h.load(fixture("slot-b", ECHO)).await;
 
@@ -174,6 +177,22 @@ async fn busy_slots_are_a_capacity_error_and_idle_ones_are_evicted() {
         }
         other => panic!("expected a capacity error, got {other:?}"),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invocation_waits_for_a_busy_slot() {
+    let h = harness(|c| c.max_instances = 1);
+    let a = h.load(fixture("wait-a", SLOW)).await;
+    let b = h.load(fixture("wait-b", ECHO)).await;
+    let started = std::time::Instant::now();
+    let (busy, second) = tokio::join!(invoke(&a, json!({"ms": 300})), async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        b.invoke(invocation(json!({"after": "a"}))).await
+    });
+    json_result(&busy);
+    let second = second.expect("the second invocation runs once the slot is free");
+    assert_eq!(json_result(&second)["after"], "a");
+    assert!(started.elapsed() >= Duration::from_millis(300));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
