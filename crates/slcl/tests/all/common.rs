@@ -6,6 +6,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+
 /// A running `slcl up` process; killed when dropped.
 pub struct Slcl {
     child: Child,
@@ -253,4 +255,27 @@ pub fn eventually<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Optio
 /// TOML-quoted path.
 pub fn toml_path(p: &str) -> String {
     format!("{p:?}")
+}
+
+/// Runs the aws CLI off the async runtime and returns its JSON answer, or the error
+/// output when it fails.
+pub async fn aws_json(endpoint: &str, args: &[&str]) -> Result<Value, String> {
+    let endpoint = endpoint.to_owned();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let out = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        aws_cli(&endpoint, &args)
+    })
+    .await
+    .unwrap();
+    if out.status.success() {
+        let text = String::from_utf8_lossy(&out.stdout);
+        Ok(if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap()
+        })
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
 }

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use slcl::{FunctionConfig, Stack};
 
-use crate::common::aws_cli;
+use crate::common::aws_json as aws;
 use crate::harness::s3_client;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -102,28 +102,6 @@ fn key_order(json: &str) -> Vec<String> {
         }
     }
     keys
-}
-
-/// Runs the aws CLI off the async runtime: its JSON answer, or its error output.
-async fn aws(endpoint: &str, args: &[&str]) -> Result<Value, String> {
-    let endpoint = endpoint.to_owned();
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    let out = tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        aws_cli(&endpoint, &args)
-    })
-    .await
-    .unwrap();
-    if out.status.success() {
-        let text = String::from_utf8_lossy(&out.stdout);
-        Ok(if text.trim().is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap()
-        })
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
 }
 
 async fn put_config(endpoint: &str, function: &str, extra: &[&str]) -> Result<Value, String> {

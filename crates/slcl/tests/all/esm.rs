@@ -13,7 +13,7 @@ use slcl::{
     StateLocation,
 };
 
-use crate::common::{aws_cli, project, toml_path};
+use crate::common::{aws_json as aws, project, toml_path};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -57,29 +57,6 @@ async fn until_left(stack: &Stack, queue: &str, n: usize) {
         "queue `{queue}` has {} messages, not {n}",
         left(stack, queue)
     );
-}
-
-/// Runs the aws CLI off the async runtime and returns its JSON answer, or the error
-/// output when it fails.
-async fn aws(endpoint: &str, args: &[&str]) -> Result<Value, String> {
-    let endpoint = endpoint.to_owned();
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    let out = tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        aws_cli(&endpoint, &args)
-    })
-    .await
-    .unwrap();
-    if out.status.success() {
-        let text = String::from_utf8_lossy(&out.stdout);
-        Ok(if text.trim().is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap()
-        })
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
 }
 
 /// `aws lambda create-event-source-mapping` for `function` and `source`, with `extra`
