@@ -257,17 +257,22 @@ pub fn toml_path(p: &str) -> String {
     format!("{p:?}")
 }
 
-/// Runs the aws CLI off the async runtime and returns its JSON answer, or the error
-/// output when it fails.
-pub async fn aws_json(endpoint: &str, args: &[&str]) -> Result<Value, String> {
+/// [`aws_cli`] off the async runtime, for tests on a tokio runtime.
+pub async fn aws_cli_async(endpoint: &str, args: &[&str]) -> Output {
     let endpoint = endpoint.to_owned();
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    let out = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         aws_cli(&endpoint, &args)
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// Runs the aws CLI off the async runtime and returns its JSON answer, or the error
+/// output when it fails.
+pub async fn aws_json(endpoint: &str, args: &[&str]) -> Result<Value, String> {
+    let out = aws_cli_async(endpoint, args).await;
     if out.status.success() {
         let text = String::from_utf8_lossy(&out.stdout);
         Ok(if text.trim().is_empty() {
@@ -278,4 +283,29 @@ pub async fn aws_json(endpoint: &str, args: &[&str]) -> Result<Value, String> {
     } else {
         Err(String::from_utf8_lossy(&out.stderr).into_owned())
     }
+}
+
+/// Runs a Python `script` with `args` off the async runtime, with `ENDPOINT` and test
+/// credentials in its environment; its standard output, after checking it succeeded.
+pub async fn python_async(endpoint: &str, script: &'static str, args: &[&str]) -> String {
+    let endpoint = endpoint.to_owned();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("python3")
+            .args(["-c", script])
+            .args(&args)
+            .env("ENDPOINT", endpoint)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .output()
+            .expect("python3 runs")
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }

@@ -6,17 +6,10 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use slcl::Stack;
 
-use crate::common::aws_cli;
+use crate::common::aws_cli_async;
 
 async fn aws(endpoint: &str, args: &[&str]) -> String {
-    let endpoint = endpoint.to_owned();
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    let out = tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        aws_cli(&endpoint, &args)
-    })
-    .await
-    .unwrap();
+    let out = aws_cli_async(endpoint, args).await;
     assert!(
         out.status.success(),
         "aws failed: {}",

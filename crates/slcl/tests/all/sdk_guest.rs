@@ -42,26 +42,8 @@ print(json.dumps({
     "etag": obj["ETag"],
 }))
 "#;
-    let args = [queue.to_owned(), bucket.to_owned(), key.to_owned()];
-    let endpoint = endpoint.to_owned();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("python3")
-            .args(["-c", script])
-            .args(&args)
-            .env("ENDPOINT", endpoint)
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .output()
-            .expect("python3 runs")
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let out = crate::common::python_async(endpoint, script, &[queue, bucket, key]).await;
+    serde_json::from_str(&out).unwrap()
 }
 
 /// The requests whose parent is `parent`, as `(service, name)`. (An invocation by

@@ -203,24 +203,10 @@ req = urllib.request.Request(os.environ["ENDPOINT"] + "/", data=json.dumps({"Que
 with urllib.request.urlopen(req) as r:
     print(r.headers["x-slcl-trace-id"])
 "#;
-    let args = [url.to_owned(), body.to_owned(), header.to_owned()];
-    let endpoint = endpoint.to_owned();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("python3")
-            .args(["-c", script])
-            .args(&args)
-            .env("ENDPOINT", endpoint)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    crate::common::python_async(endpoint, script, &[url, body, header])
+        .await
+        .trim()
+        .to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
