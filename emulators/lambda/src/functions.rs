@@ -473,6 +473,16 @@ impl LambdaService {
         })
     }
 
+    /// The function name in a call's `FunctionName` (any qualifier dropped), when that
+    /// function exists; `ResourceNotFoundException` otherwise.
+    fn existing_name<'c>(&self, call: &'c Call) -> Result<&'c str, AwsError> {
+        let (name, _) = split_function(call.label("FunctionName"));
+        if self.registry.get(name).is_none() {
+            return Err(protocol::function_not_found(&self.function_arn(name)));
+        }
+        Ok(name)
+    }
+
     /// Whether function `name` has `qualifier`: `$LATEST`, a published version or an
     /// alias.
     pub(crate) fn has_qualifier(&self, name: &str, qualifier: &str) -> bool {
@@ -1219,11 +1229,7 @@ impl LambdaService {
     }
 
     async fn put_alias(&self, call: &Call, body: &Value, create: bool) -> Answer {
-        let (name, _) = split_function(call.label("FunctionName"));
-        let name = name.to_owned();
-        if self.registry.get(&name).is_none() {
-            return Err(protocol::function_not_found(&self.function_arn(&name)));
-        }
+        let name = self.existing_name(call)?.to_owned();
         let alias_name = if create {
             string(body, "Name")?.unwrap_or_default()
         } else {
@@ -1314,10 +1320,7 @@ impl LambdaService {
     }
 
     fn alias_of(&self, call: &Call) -> Result<(String, Alias), AwsError> {
-        let (name, _) = split_function(call.label("FunctionName"));
-        if self.registry.get(name).is_none() {
-            return Err(protocol::function_not_found(&self.function_arn(name)));
-        }
+        let name = self.existing_name(call)?;
         let alias_name = call.label("Name");
         let alias = self
             .catalog
@@ -1338,10 +1341,7 @@ impl LambdaService {
     }
 
     fn delete_alias(&self, call: &Call) -> Answer {
-        let (name, _) = split_function(call.label("FunctionName"));
-        if self.registry.get(name).is_none() {
-            return Err(protocol::function_not_found(&self.function_arn(name)));
-        }
+        let name = self.existing_name(call)?;
         // Deleting an alias that does not exist succeeds, as in Lambda.
         self.catalog
             .delete_alias(name, call.label("Name"))
@@ -1353,10 +1353,7 @@ impl LambdaService {
     }
 
     fn list_aliases(&self, call: &Call) -> Answer {
-        let (name, _) = split_function(call.label("FunctionName"));
-        if self.registry.get(name).is_none() {
-            return Err(protocol::function_not_found(&self.function_arn(name)));
-        }
+        let name = self.existing_name(call)?;
         let max = call.max_items(50)?;
         let version = call.query("FunctionVersion");
         let all: Vec<(String, Value)> = self
